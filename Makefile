@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# Each creates .venv and installs the project when needed (idempotent), then runs.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.groundctl-installed
+# System packages the test suite starts for real (a broker, a browser).
+SYSTEM_PACKAGES := mosquitto
+
+.PHONY: demo test bench lint venv sysdeps clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+sysdeps:
+	@scripts/ensure-system-packages $(SYSTEM_PACKAGES)
+
+demo: $(STAMP)
+	@mkdir -p out
+	$(VENV)/bin/groundctl configs list
+
+test: $(STAMP) sysdeps
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis

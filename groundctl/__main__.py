@@ -1,0 +1,3 @@
+from groundctl.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""The `groundctl` command line.
+
+Each subcommand lives in its own module and registers itself on `app`. Domain errors from any
+package are printed as one or two lines and exit with code 2; no traceback reaches a user.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from groundctl import __version__
+from groundctl.cli.context import CliContext
+from groundctl.errors import GroundctlError
+from missions.errors import MissionError
+from sim.errors import SimError
+from thermal.errors import ThermalError
+
+USER_ERRORS = (GroundctlError, MissionError, ThermalError, SimError)
+
+app = typer.Typer(
+    name="groundctl",
+    help="Drone-fleet ground control and thermal search for search-and-rescue air units.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"groundctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="GROUNDCTL_CONFIG",
+            help="User config YAML that overrides or adds catalogue entries.",
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = CliContext(user_config=config)
+
+
+# Subcommands register themselves on import; keep this list in the order of `--help`.
+from groundctl.cli import configs as _configs  # noqa: E402, F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="groundctl")
+    except USER_ERRORS as exc:
+        print(f"groundctl: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("groundctl: interrupted", file=sys.stderr)
+        sys.exit(130)
