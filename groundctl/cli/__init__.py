@@ -6,6 +6,8 @@ package are printed as one or two lines and exit with code 2; no traceback reach
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -58,8 +60,17 @@ def _root(
     ctx.obj = CliContext(user_config=config)
 
 
-# Subcommands register themselves on import; keep this list in the order of `--help`.
-from groundctl.cli import configs as _configs  # noqa: E402, F401
+def _register_subcommands() -> None:
+    """Import every module of this package: each registers its subcommand on `app`.
+
+    Discovery instead of a list keeps each subcommand in its own file, touched by nobody else.
+    """
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not module.name.startswith("_") and module.name != "context":
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> None:
