@@ -1,0 +1,256 @@
+"""The `Vehicle` interface: what fleet orchestration programs against.
+
+One vehicle, one object, whatever the backend (pymavlink for PX4 and ArduPilot, MAVSDK for
+PX4). Capabilities are grouped MAVSDK-style into small sub-objects::
+
+    vehicle = await open_vehicle("udpin://0.0.0.0:14540", sysid=1, backend="pymavlink")
+    vehicle.identity                      # sysid, autopilot, vehicle type, uid
+    vehicle.telemetry.state()             # VehicleState snapshot (never blocks)
+    async for st in vehicle.telemetry.subscribe(): ...   # every state change
+    async for ev in vehicle.telemetry.events(): ...      # LinkEvent: lost/restored/rebooted/...
+    await vehicle.telemetry.wait_for(lambda s: s.armed, timeout_s=10)
+    await vehicle.mission.upload(plan_items)             # MissionType.MISSION / FENCE / RALLY
+    if not await vehicle.mission.matches(plan_items): ...
+    await vehicle.action.arm(); await vehicle.action.takeoff(alt_rel_m=30)
+    await vehicle.action.start_mission()
+    await vehicle.params.set("RTL_RETURN_ALT", 40)
+
+Every method raises a `groundctl.link.errors` error (all `LinkError`): `CommandDenied` (with
+MAV_RESULT and the STATUSTEXT reason), `Timeout`, `LinkLostError`, `MissionTransferError`,
+`ParamError`, `DuplicateSysidError`. Nothing raises a bare exception for a vehicle's answer.
+
+Mission items are "as the planner gives them": any object or mapping with seq, frame,
+command, params (4) or param1..param4, x, y (lat/lon ×1e7), z — see `types.coerce_items`.
+On ArduPilot the backend inserts and strips the home item at seq 0 itself: callers always
+pass and receive the mission *without* home; `MissionProgress.current_seq` is translated to
+the caller's numbering too (ArduPilot seq n -> n-1).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any
+
+from groundctl.link.types import (
+    FlightMode,
+    Identity,
+    LinkEvent,
+    MissionItem,
+    MissionType,
+    OrbitResult,
+    VehicleState,
+)
+
+__all__ = [
+    "Action",
+    "MissionPlans",
+    "Params",
+    "Telemetry",
+    "Vehicle",
+    "open_vehicle",
+]
+
+
+class Telemetry(abc.ABC):
+    """Live state of the vehicle, as a snapshot or a stream."""
+
+    @abc.abstractmethod
+    def state(self) -> VehicleState:
+        """The latest snapshot. `link_ok` and `last_heartbeat_age_s` are current at call time."""
+
+    @abc.abstractmethod
+    def subscribe(self, min_interval_s: float = 0.0) -> AsyncIterator[VehicleState]:
+        """Yield a snapshot after every change (at most one per `min_interval_s`).
+
+        Slow consumers skip intermediate states, they never block the link.
+        """
+
+    @abc.abstractmethod
+    def events(self) -> AsyncIterator[LinkEvent]:
+        """Yield link and vehicle events from now on: lost, restored, rebooted, duplicate
+        sysid, statustext, item reached, mode changed, armed/disarmed. Never drops events."""
+
+    @abc.abstractmethod
+    async def wait_for(
+        self, predicate: Callable[[VehicleState], bool], timeout_s: float = 30.0, what: str = ""
+    ) -> VehicleState:
+        """Wait until `predicate(state)` holds; raise `Timeout` naming `what` otherwise."""
+
+
+class Action(abc.ABC):
+    """Flight commands, each done in the autopilot's own way (PX4 modes vs ArduPilot modes)."""
+
+    @abc.abstractmethod
+    async def arm(self) -> None:
+        """Arm. A pre-arm refusal raises `CommandDenied` with the vehicle's reason."""
+
+    @abc.abstractmethod
+    async def disarm(self) -> None: ...
+
+    @abc.abstractmethod
+    async def takeoff(self, alt_rel_m: float) -> None:
+        """Take off to `alt_rel_m` above home (PX4: NAV_TAKEOFF; ArduPilot: GUIDED + NAV_TAKEOFF).
+
+        Returns once the command is accepted, not when the altitude is reached; use
+        `telemetry.wait_for` for that.
+        """
+
+    @abc.abstractmethod
+    async def start_mission(self, from_seq: int | None = None) -> None:
+        """Fly the uploaded mission (PX4: AUTO.MISSION; ArduPilot: MAV_CMD_MISSION_START).
+
+        `from_seq` (caller numbering, without ArduPilot's home) restarts at that item.
+        """
+
+    @abc.abstractmethod
+    async def pause(self) -> None:
+        """Hold position (PX4 AUTO.LOITER; ArduPilot DO_PAUSE_CONTINUE, else LOITER)."""
+
+    @abc.abstractmethod
+    async def resume(self) -> None:
+        """Continue the mission where it was paused."""
+
+    @abc.abstractmethod
+    async def goto(self, lat: float, lon: float, alt_amsl_m: float) -> None:
+        """Fly to a point and hold there (MAV_CMD_DO_REPOSITION; ArduPilot in GUIDED)."""
+
+    @abc.abstractmethod
+    async def orbit(
+        self,
+        lat: float,
+        lon: float,
+        alt_amsl_m: float,
+        radius_m: float,
+        speed_ms: float | None = None,
+    ) -> OrbitResult:
+        """Circle a point (PX4 DO_ORBIT). Where orbit is unsupported (ArduPilot Copter) fly to
+        the point and hold over it; the result says which happened."""
+
+    @abc.abstractmethod
+    async def return_to_launch(self) -> None: ...
+
+    @abc.abstractmethod
+    async def land(self) -> None: ...
+
+    @abc.abstractmethod
+    async def set_speed(self, speed_ms: float) -> None:
+        """Ground speed for the mission / go-to (MAV_CMD_DO_CHANGE_SPEED)."""
+
+    @abc.abstractmethod
+    async def set_mode(self, mode: FlightMode | str) -> None:
+        """Switch flight mode: a `FlightMode` or the autopilot's own name ("AUTO.LOITER", "GUIDED")."""
+
+    @abc.abstractmethod
+    async def set_current_item(self, seq: int) -> None:
+        """Make mission item `seq` (caller numbering) the next one (DO_SET_MISSION_CURRENT)."""
+
+
+class MissionPlans(abc.ABC):
+    """Upload/download/clear of the mission, geofence and rally plans (MAVLink mission protocol)."""
+
+    @abc.abstractmethod
+    async def upload(
+        self, items: Iterable[Any], mission_type: MissionType = MissionType.MISSION
+    ) -> int:
+        """Upload and return the vehicle's opaque id for the plan (0 if it gives none).
+
+        Survives loss: per-item re-requests are answered, the whole transfer retried per spec.
+        """
+
+    @abc.abstractmethod
+    async def upload_if_changed(
+        self, items: Iterable[Any], mission_type: MissionType = MissionType.MISSION
+    ) -> bool:
+        """Upload unless `matches(items)`; True when an upload happened."""
+
+    @abc.abstractmethod
+    async def download(
+        self, mission_type: MissionType = MissionType.MISSION
+    ) -> list[MissionItem]: ...
+
+    @abc.abstractmethod
+    async def clear(self, mission_type: MissionType = MissionType.MISSION) -> None: ...
+
+    @abc.abstractmethod
+    async def matches(
+        self, items: Iterable[Any], mission_type: MissionType = MissionType.MISSION
+    ) -> bool:
+        """Does the vehicle already hold exactly these items?
+
+        Fast path: the opaque id the vehicle gave in MISSION_ACK when we uploaded this content
+        equals the mission_id it reports in MISSION_CURRENT. Fallback (no opaque ids, or a
+        ground station restarted and only knows the content): download and compare content.
+        """
+
+
+class Params(abc.ABC):
+    @abc.abstractmethod
+    async def get(self, name: str) -> float: ...
+
+    @abc.abstractmethod
+    async def set(self, name: str, value: float) -> float:
+        """Set and return the value the vehicle confirmed; `ParamError` if it differs."""
+
+    @abc.abstractmethod
+    async def get_all(self) -> dict[str, float]: ...
+
+
+class Vehicle(abc.ABC):
+    """One vehicle, whatever the backend. Holds state across link loss and reconnects."""
+
+    telemetry: Telemetry
+    action: Action
+    mission: MissionPlans
+    params: Params
+
+    @property
+    @abc.abstractmethod
+    def identity(self) -> Identity: ...
+
+    @property
+    def sysid(self) -> int:
+        return self.identity.sysid
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop using the vehicle (the link stays open for others on it)."""
+
+    async def __aenter__(self) -> Vehicle:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def open_vehicle(
+    url: str,
+    *,
+    sysid: int | None = None,
+    backend: str = "pymavlink",
+    gcs_sysid: int = 255,
+    signing_key_file: str | None = None,
+    heartbeat_timeout_s: float = 3.0,
+    timeout_s: float = 30.0,
+) -> Vehicle:
+    """Connect to one vehicle at `url` (first one heard if `sysid` is None).
+
+    `backend` is "pymavlink" (PX4, ArduPilot) or "mavsdk" (PX4 only). Links are shared: two
+    vehicles on one URL use one socket (see `groundctl.link.manager.LinkManager` to manage
+    several links explicitly and to discover every vehicle on a link).
+    """
+    from groundctl.link.manager import default_manager
+
+    return await default_manager().vehicle(
+        url,
+        sysid=sysid,
+        backend=backend,
+        gcs_sysid=gcs_sysid,
+        signing_key_file=signing_key_file,
+        heartbeat_timeout_s=heartbeat_timeout_s,
+        timeout_s=timeout_s,
+    )
+
+
+def sequence_of(items: Iterable[Any]) -> Sequence[Any]:
+    return items if isinstance(items, Sequence) else list(items)
