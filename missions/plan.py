@@ -1,0 +1,325 @@
+"""The search plan: data model, versioned JSON, and MAVLink mission items.
+
+This module is the contract between the planner (`missions.planner`) and everything that flies
+a plan (`groundctl fly`, the link layer, the simulator). It is stable: fields are only ever
+added, with defaults, and ``format_version`` is bumped when a reader must change.
+
+Structure (all coordinates WGS84 degrees, altitudes in metres with the reference named)::
+
+    Plan
+      format, format_version, created (ISO 8601 UTC), name
+      area:  [ring, ...]       outer boundaries, each ring [(lat, lon), ...] (not closed)
+      holes: [ring, ...]       no-fly / excluded rings the path never enters
+      camera: CameraSettings   camera name, alt_agl_m, footprint, GSD, lane spacing, gimbal
+      altitude_ref             "relative_home" (no DEM) or "terrain" (DEM given: alt_rel_m
+                               keeps alt_agl_m above ground, alt_amsl_m is set too)
+      turn_margin_m            how far outside the area turns may go (0 = never)
+      stats: PlanStats         area, length, times, turns, coverage %, POD
+      segments: [Segment]      one per vehicle
+        index, vehicle (airframe hint), speed_ms, launch (lat, lon), lane_ids, stats
+        sorties: [Sortie]      one per battery
+          index, segment, launch, est_time_s, length_m, lane_ids
+          waypoints: [Waypoint]  lat, lon, alt_rel_m, alt_amsl_m?, speed_ms, kind, lane_id
+
+Waypoint kinds: ``transit`` (to/from launch or between cells), ``lane_start`` and
+``lane_end`` (the camera sweep runs between them), ``turn`` (a routed corner between two
+lanes), ``terrain`` (inserted on a lane or transit to follow the ground).
+
+A sortie's waypoints begin at the first point after take-off and end back over its launch
+point; `mission_items` adds take-off, the speed, and return-to-launch. `Sortie.resume_from`
+cuts a sortie to start at a given lane, so an interrupted sortie resumes at its first
+unswept lane.
+
+Load and save with `Plan.load(path)` / `plan.dump(path)` or `Plan.from_json(text)` /
+`plan.to_json()`; a malformed file raises `PlanError` saying what and where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from missions.errors import PlanError
+
+PLAN_FORMAT = "groundctl.plan"
+PLAN_FORMAT_VERSION = 1
+
+LatLon = tuple[float, float]
+Ring = tuple[LatLon, ...]
+WaypointKind = Literal["transit", "lane_start", "lane_end", "turn", "terrain"]
+AltitudeRef = Literal["relative_home", "terrain"]
+
+# MAVLink constants (common.xml) used by the mission items; plain ints so that this module
+# does not need pymavlink.
+MAV_FRAME_GLOBAL = 0
+MAV_FRAME_GLOBAL_RELATIVE_ALT_INT = 6
+MAV_CMD_NAV_WAYPOINT = 16
+MAV_CMD_NAV_RETURN_TO_LAUNCH = 20
+MAV_CMD_NAV_TAKEOFF = 22
+MAV_CMD_DO_CHANGE_SPEED = 178
+MAV_MISSION_TYPE_MISSION = 0
+SPEED_TYPE_GROUND = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Waypoint(_Model):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt_rel_m: float
+    alt_amsl_m: float | None = None
+    speed_ms: float = Field(gt=0)
+    kind: WaypointKind
+    lane_id: int | None = None
+
+
+class CameraSettings(_Model):
+    name: str
+    alt_agl_m: float = Field(gt=0)
+    footprint_w_m: float = Field(gt=0, description="across track")
+    footprint_h_m: float = Field(gt=0, description="along track")
+    gsd_m: float = Field(gt=0)
+    lane_spacing_m: float = Field(gt=0)
+    side_overlap: float = Field(ge=0, lt=1)
+    gimbal_pitch_deg: float = -90.0
+    px_on_person: float = Field(gt=0, description="pixels across a 0.5 m wide person")
+
+
+class SegmentStats(_Model):
+    area_m2: float
+    lane_length_m: float
+    length_m: float
+    est_time_s: float
+    turns: int
+    pod: float = Field(ge=0, le=1, description="1 - exp(-W L / A)")
+
+
+class PlanStats(_Model):
+    area_m2: float
+    searchable_m2: float
+    length_m: float
+    lane_length_m: float
+    max_segment_time_s: float
+    mean_segment_time_s: float
+    turns: int
+    coverage_pct: float
+    pod: float
+    sorties: int
+    planning_s: float = 0.0
+
+
+class Sortie(_Model):
+    index: int = Field(ge=0)
+    segment: int = Field(ge=0)
+    launch: LatLon
+    waypoints: tuple[Waypoint, ...]
+    est_time_s: float = Field(ge=0)
+    length_m: float = Field(ge=0)
+    lane_ids: tuple[int, ...]
+
+    def resume_from(self, lane_id: int) -> Sortie:
+        """This sortie starting at lane `lane_id` (a transit leads there from launch is not
+        added: the vehicle flies straight to the lane start at its altitude)."""
+        for i, wp in enumerate(self.waypoints):
+            if wp.kind == "lane_start" and wp.lane_id == lane_id:
+                ids = self.lane_ids[self.lane_ids.index(lane_id) :]
+                return self.model_copy(update={"waypoints": self.waypoints[i:], "lane_ids": ids})
+        raise PlanError(
+            f"sortie {self.segment}.{self.index} has no lane {lane_id}; its lanes are "
+            f"{list(self.lane_ids)}"
+        )
+
+
+class Segment(_Model):
+    index: int = Field(ge=0)
+    vehicle: str | None = None
+    speed_ms: float = Field(gt=0)
+    launch: LatLon
+    lane_ids: tuple[int, ...]
+    sorties: tuple[Sortie, ...]
+    stats: SegmentStats
+    # The ground this segment sweeps, as (lat, lon) rings (outer first); for maps.
+    outline: tuple[Ring, ...] = ()
+
+
+class Plan(_Model):
+    format: Literal["groundctl.plan"] = PLAN_FORMAT
+    format_version: int = PLAN_FORMAT_VERSION
+    created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    name: str = ""
+    area: tuple[Ring, ...]
+    holes: tuple[Ring, ...] = ()
+    camera: CameraSettings
+    altitude_ref: AltitudeRef = "relative_home"
+    turn_margin_m: float = 0.0
+    sweep_deg: float | None = None
+    stats: PlanStats
+    segments: tuple[Segment, ...]
+
+    @property
+    def sorties(self) -> list[Sortie]:
+        return [s for seg in self.segments for s in seg.sorties]
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "plan") -> Plan:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"{source}: not JSON (line {exc.lineno}): {exc.msg}") from None
+        if not isinstance(raw, dict) or raw.get("format") != PLAN_FORMAT:
+            raise PlanError(
+                f'{source}: not a groundctl plan (no "format": "{PLAN_FORMAT}"); '
+                "make one with `groundctl plan`"
+            )
+        version = raw.get("format_version")
+        if not isinstance(version, int) or version > PLAN_FORMAT_VERSION:
+            raise PlanError(
+                f"{source}: plan format_version {version!r} is newer than this groundctl "
+                f"understands ({PLAN_FORMAT_VERSION}); upgrade groundctl"
+            )
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise PlanError(f"{source}: {where}: {err['msg']}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PlanError(f"{p}: cannot read plan: {exc}") from None
+        return cls.from_json(text, str(p))
+
+    def dump(self, path: str | Path) -> None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(self.to_json(), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class MissionItem:
+    """One MAVLink MISSION_ITEM_INT as plain data; the link layer uploads these as they are."""
+
+    seq: int
+    frame: int
+    command: int
+    current: int
+    autocontinue: int
+    param1: float
+    param2: float
+    param3: float
+    param4: float
+    x: int  # latitude * 1e7
+    y: int  # longitude * 1e7
+    z: float  # metres, in `frame`'s reference
+    mission_type: int = MAV_MISSION_TYPE_MISSION
+
+    @property
+    def params(self) -> tuple[float, float, float, float]:
+        return (self.param1, self.param2, self.param3, self.param4)
+
+
+def _e7(deg: float) -> int:
+    return round(deg * 1e7)
+
+
+def mission_items(
+    sortie: Sortie,
+    *,
+    takeoff_alt_m: float | None = None,
+    home_item: bool = False,
+    home_alt_amsl_m: float = 0.0,
+) -> list[MissionItem]:
+    """The sortie as MAVLink mission items: take-off, speed, waypoints, return to launch.
+
+    Waypoint altitudes are relative to home (MAV_FRAME_GLOBAL_RELATIVE_ALT_INT), which holds
+    with a DEM too: the planner folds terrain into `alt_rel_m`. ArduPilot treats item 0 as
+    home: pass ``home_item=True`` to put the launch point there (PX4 ignores no item, so leave
+    it off for PX4). The take-off climbs to the first waypoint's altitude unless given.
+    """
+    if not sortie.waypoints:
+        raise PlanError(f"sortie {sortie.segment}.{sortie.index} has no waypoints")
+    first = sortie.waypoints[0]
+    alt_takeoff = first.alt_rel_m if takeoff_alt_m is None else takeoff_alt_m
+    lat0, lon0 = sortie.launch
+    nan = math.nan
+    rows: list[tuple[int, int, tuple[float, float, float, float], float, float, float]] = []
+    if home_item:
+        rows.append(
+            (MAV_FRAME_GLOBAL, MAV_CMD_NAV_WAYPOINT, (0, 0, 0, 0), lat0, lon0, home_alt_amsl_m)
+        )
+    rows.append(
+        (
+            MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+            MAV_CMD_NAV_TAKEOFF,
+            (0, 0, 0, nan),
+            lat0,
+            lon0,
+            alt_takeoff,
+        )
+    )
+    speed = None
+    for wp in sortie.waypoints:
+        if wp.speed_ms != speed:
+            speed = wp.speed_ms
+            rows.append(
+                (
+                    MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+                    MAV_CMD_DO_CHANGE_SPEED,
+                    (SPEED_TYPE_GROUND, speed, -1, 0),
+                    0.0,
+                    0.0,
+                    0.0,
+                )
+            )
+        rows.append(
+            (
+                MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+                MAV_CMD_NAV_WAYPOINT,
+                (0, 0, 0, nan),
+                wp.lat,
+                wp.lon,
+                wp.alt_rel_m,
+            )
+        )
+    rows.append(
+        (
+            MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+            MAV_CMD_NAV_RETURN_TO_LAUNCH,
+            (0, 0, 0, 0),
+            0.0,
+            0.0,
+            0.0,
+        )
+    )
+    return [
+        MissionItem(
+            seq=i,
+            frame=frame,
+            command=cmd,
+            current=0,
+            autocontinue=1,
+            param1=float(p[0]),
+            param2=float(p[1]),
+            param3=float(p[2]),
+            param4=float(p[3]),
+            x=_e7(lat),
+            y=_e7(lon),
+            z=float(z),
+        )
+        for i, (frame, cmd, p, lat, lon, z) in enumerate(rows)
+    ]
