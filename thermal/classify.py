@@ -1,0 +1,126 @@
+"""Person / animal / vehicle-or-hot-object / unknown from physical size, shape, temperature,
+contrast and context.
+
+Each class scores every blob with soft (trapezoid) memberships over its features, multiplied
+together; a feature that is unknown (no temperature in relative mode, no size without a pose)
+scores 1 and so neither helps nor hurts. Memberships have floors so one borderline feature
+lowers a class rather than vetoing it. Figures are physical: a lying adult is about
+0.5 x 1.7 m, standing seen from above about 0.5 x 0.4 m (longer when viewed obliquely); a
+sheep about 0.4 x 1.2 m, with a cooler fleece, and usually in a group; sun-heated rocks and
+roofs are warmer than skin and rounder or larger than people; cars are > 3 m².
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+CLASSES = ("person", "animal", "vehicle_or_hot_object")
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """Per-blob features (arrays of length N); NaN where unknown."""
+
+    length_m: NDArray[np.float64]
+    width_m: NDArray[np.float64]
+    area_m2: NDArray[np.float64]
+    peak_c: NDArray[np.float64]  # apparent peak temperature (NaN in relative mode)
+    contrast_c: NDArray[np.float64]  # peak minus background in °C (NaN in relative mode)
+    snr: NDArray[np.float64]
+    east_m: NDArray[np.float64]  # ground position, for group context (NaN without a pose)
+    north_m: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    min_confidence: float = 0.3  # below this the class is "unknown"
+    group_radius_m: float = 25.0  # animals graze within this of each other
+    min_area_m2: float = 0.05  # smaller than a hare: noise, a bird, a hot stone
+    max_area_m2: float = 40.0  # larger: a building, a field patch
+
+
+def _trap(x: NDArray[np.float64], a: float, b: float, c: float, d: float, floor: float) -> NDArray[np.float64]:
+    """1 on [b, c], falling linearly to `floor` at a and d; 1 where x is NaN (unknown)."""
+    up = np.clip((x - a) / max(b - a, 1e-9), 0.0, 1.0)
+    down = np.clip((d - x) / max(d - c, 1e-9), 0.0, 1.0)
+    m = floor + (1.0 - floor) * np.minimum(up, down)
+    return np.where(np.isnan(x), 1.0, m)
+
+
+def group_size(
+    east_m: NDArray[np.float64],
+    north_m: NDArray[np.float64],
+    radius_m: float,
+    peak_c: NDArray[np.float64] | None = None,
+    max_temp_diff_c: float = 4.0,
+) -> NDArray[np.int64]:
+    """How many other blobs of the frame lie within `radius_m` of each blob (and, when
+    temperatures are known, look alike: a flock is one kind of animal)."""
+    if len(east_m) < 2 or np.isnan(east_m).all():
+        return np.zeros(len(east_m), np.int64)
+    d2 = (east_m[:, None] - east_m[None, :]) ** 2 + (north_m[:, None] - north_m[None, :]) ** 2
+    near = d2 <= radius_m**2
+    if peak_c is not None and not np.isnan(peak_c).all():
+        near &= ~(np.abs(peak_c[:, None] - peak_c[None, :]) > max_temp_diff_c)
+    return np.sum(near, axis=1) - 1
+
+
+def classify(
+    f: Features, config: ClassifierConfig | None = None
+) -> tuple[NDArray[np.object_], NDArray[np.float64], NDArray[np.float64]]:
+    """(class names, confidence 0..1, per-class scores (N, 3)) for each blob."""
+    cfg = config or ClassifierConfig()
+    n = len(f.length_m)
+    if n == 0:
+        return np.zeros(0, object), np.zeros(0), np.zeros((0, 3))
+    elong = f.length_m / np.maximum(f.width_m, 1e-6)
+    similar = _trap(f.area_m2, 0.1, 0.2, 1.4, 2.0, 0.0) > 0.5
+    groups = group_size(
+        np.where(similar, f.east_m, np.nan),
+        np.where(similar, f.north_m, np.nan),
+        cfg.group_radius_m,
+        f.peak_c,
+    )
+    grouped = np.where(np.isnan(f.east_m), np.nan, (groups >= 1).astype(np.float64))
+
+    person = (
+        _trap(f.length_m, 0.25, 0.45, 2.1, 2.8, 0.05)
+        * _trap(f.width_m, 0.12, 0.25, 0.85, 1.2, 0.05)
+        * _trap(f.area_m2, 0.06, 0.12, 1.3, 2.0, 0.05)
+        * _trap(f.peak_c, 5.0, 16.0, 37.5, 41.0, 0.1)
+        * _trap(f.contrast_c, 0.5, 2.5, 40.0, 60.0, 0.3)
+        * np.where(grouped == 1.0, 0.6, 1.0)
+    )
+    animal = (
+        _trap(f.length_m, 0.35, 0.7, 1.6, 2.1, 0.05)
+        * _trap(f.width_m, 0.15, 0.3, 0.75, 1.0, 0.05)
+        * _trap(f.area_m2, 0.08, 0.2, 1.0, 1.5, 0.05)
+        * _trap(elong, 1.0, 1.8, 6.0, 9.0, 0.5)
+        * _trap(f.peak_c, 0.0, 5.0, 24.0, 30.0, 0.1)
+        * _trap(f.contrast_c, 0.4, 1.5, 18.0, 30.0, 0.3)
+        * np.where(grouped == 1.0, 1.0, np.where(np.isnan(grouped), 0.8, 0.55))
+    )
+    roundish_big = (_trap(elong, 0.0, 0.0, 1.35, 1.7, 0.0) * _trap(f.area_m2, 0.8, 1.3, 1e9, 1e9, 0.0))
+    hot = np.maximum.reduce(
+        [
+            _trap(f.area_m2, 1.5, 3.0, cfg.max_area_m2, cfg.max_area_m2 * 2, 0.0),
+            _trap(f.length_m, 2.2, 3.2, 30.0, 60.0, 0.0),
+            np.where(np.isnan(f.peak_c), 0.0, _trap(f.peak_c, 39.0, 44.0, 1e9, 1e9, 0.0)),
+            0.85 * roundish_big,
+        ]
+    )
+    # A hot or big-round object is not a person or animal to the same degree.
+    person *= 1.0 - 0.85 * hot
+    animal *= 1.0 - 0.85 * hot
+    scores = np.column_stack((person, animal, hot))
+    order = np.argsort(-scores, axis=1)
+    best = scores[np.arange(n), order[:, 0]]
+    second = scores[np.arange(n), order[:, 1]]
+    confidence = best * best / (best + second + 1e-9)
+    names = np.array(CLASSES, object)[order[:, 0]]
+    tiny = f.area_m2 < cfg.min_area_m2
+    names = np.where((confidence < cfg.min_confidence) | tiny, "unknown", names)
+    return names, np.clip(confidence, 0.0, 1.0), scores

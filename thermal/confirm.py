@@ -1,0 +1,171 @@
+"""Confirmation: sightings from many frames and drones, associated on the ground into targets.
+
+A sighting joins the nearest live target within a gate of a few sigma of their combined
+position uncertainty (never tighter than `min_gate_m`, never wider than `max_gate_m`); each
+target takes at most one sighting per frame. A target seen in `min_frames` distinct frames
+(any drones) is confirmed and becomes a `Hit`; its position is the inverse-variance mean of
+its sightings, its class the confidence-weighted vote. Pose errors of one pass are
+correlated, so the fused uncertainty is not allowed to shrink below a fraction of the best
+single sighting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from thermal.georef import latlon_to_offset, offset_to_latlon
+from thermal.hit import Hit, Sighting, TargetClass
+
+_NAMESPACE = uuid.UUID("6f1c8a52-3d0e-4d7e-9b0a-2f6a1c9e7b11")
+
+
+@dataclass(frozen=True)
+class ConfirmConfig:
+    min_frames: int = 2
+    gate_sigma: float = 3.0
+    min_gate_m: float = 4.0
+    max_gate_m: float = 25.0
+    max_gap_s: float = 900.0  # a target unseen for longer starts afresh (it may have moved)
+    correlated_floor: float = 0.5  # fused sigma >= this x the best sighting's sigma
+    max_sightings_kept: int = 50
+
+    def __post_init__(self) -> None:
+        if self.min_frames < 1:
+            raise ValueError("min_frames must be at least 1")
+
+
+@dataclass
+class Target:
+    id: str
+    east_m: float
+    north_m: float
+    sigma_m: float
+    sightings: list[Sighting] = field(default_factory=list)
+    frames: set[tuple[int | None, int]] = field(default_factory=set)
+    votes: dict[str, float] = field(default_factory=dict)
+    chip: tuple[float, bytes] | None = None
+    confirmed: bool = False
+    _w: float = 0.0
+    _we: float = 0.0
+    _wn: float = 0.0
+    _n_total: int = 0
+
+    def add(self, s: Sighting, east: float, north: float, chip: bytes | None, floor: float) -> None:
+        w = 1.0 / max(s.uncertainty_m, 0.1) ** 2
+        self._w += w
+        self._we += w * east
+        self._wn += w * north
+        self.east_m, self.north_m = self._we / self._w, self._wn / self._w
+        best = min([s.uncertainty_m] + [x.uncertainty_m for x in self.sightings])
+        self.sigma_m = max(self._w**-0.5, floor * best)
+        self.sightings.append(s)
+        self._n_total += 1
+        self.frames.add((s.vehicle_id, s.frame_id))
+        self.votes[s.target_class] = self.votes.get(s.target_class, 0.0) + max(s.confidence, 0.05)
+        if chip is not None and (self.chip is None or s.confidence >= self.chip[0]):
+            self.chip = (s.confidence, chip)
+
+    @property
+    def last_seen(self) -> float:
+        return max(s.timestamp for s in self.sightings)
+
+    @property
+    def target_class(self) -> TargetClass:
+        votes = {k: v for k, v in self.votes.items() if k != "unknown"} or self.votes
+        return max(votes, key=votes.__getitem__)  # type: ignore[return-value]
+
+
+class Confirmer:
+    """Associates sightings into targets and confirms them; feed it frame by frame."""
+
+    def __init__(self, config: ConfirmConfig | None = None) -> None:
+        self.config = config or ConfirmConfig()
+        self.targets: list[Target] = []
+        self._origin: tuple[float, float] | None = None
+
+    def add(
+        self, sightings: Sequence[Sighting], chips: Sequence[bytes | None] | None = None
+    ) -> list[Hit]:
+        """Add one frame's sightings (or several frames'); returns the hits confirmed or
+        updated by them."""
+        if not sightings:
+            return []
+        cfg = self.config
+        if self._origin is None:
+            self._origin = (sightings[0].lat, sightings[0].lon)
+        lat = np.array([s.lat for s in sightings])
+        lon = np.array([s.lon for s in sightings])
+        north, east = latlon_to_offset(*self._origin, lat, lon)
+        sig = np.array([s.uncertainty_m for s in sightings])
+        now = max(s.timestamp for s in sightings)
+        live = [t for t in self.targets if now - t.last_seen <= cfg.max_gap_s]
+        pairs: list[tuple[float, int, int]] = []
+        if live:
+            te = np.array([t.east_m for t in live])
+            tn = np.array([t.north_m for t in live])
+            ts = np.array([t.sigma_m for t in live])
+            d = np.hypot(east[:, None] - te[None, :], north[:, None] - tn[None, :])
+            gate = np.clip(
+                cfg.gate_sigma * np.hypot(sig[:, None], ts[None, :]), cfg.min_gate_m, cfg.max_gate_m
+            )
+            si, ti = np.nonzero(d <= gate)
+            pairs = sorted(zip(d[si, ti].tolist(), si.tolist(), ti.tolist(), strict=True))
+        used_s: set[int] = set()
+        touched: dict[int, Target] = {}
+        for _, i, j in pairs:
+            target = live[j]
+            key = (sightings[i].vehicle_id, sightings[i].frame_id)
+            if i in used_s or key in target.frames:
+                continue  # one sighting per target per frame
+            used_s.add(i)
+            target.add(sightings[i], east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
+            touched[id(target)] = target
+        for i, s in enumerate(sightings):
+            if i in used_s:
+                continue
+            tid = "hit-" + uuid.uuid5(
+                _NAMESPACE, f"{s.vehicle_id}/{s.frame_id}/{s.timestamp!r}/{s.lat:.7f}/{s.lon:.7f}/{i}"
+            ).hex[:12]
+            target = Target(tid, float(east[i]), float(north[i]), s.uncertainty_m)
+            target.add(s, east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
+            self.targets.append(target)
+            touched[id(target)] = target
+        out = []
+        for target in touched.values():
+            if len(target.frames) >= cfg.min_frames:
+                target.confirmed = True
+                out.append(self._hit(target))
+        return out
+
+    @property
+    def hits(self) -> list[Hit]:
+        return [self._hit(t) for t in self.targets if t.confirmed]
+
+    def _hit(self, t: Target) -> Hit:
+        assert self._origin is not None
+        lat, lon = offset_to_latlon(*self._origin, t.north_m, t.east_m)
+        cls = t.target_class
+        same = [s.confidence for s in t.sightings if s.target_class == cls]
+        share = t.votes[cls] / sum(t.votes.values())
+        # Independent looks: the chance that all of them were wrong shrinks with each.
+        confidence = (1.0 - float(np.prod([1.0 - 0.8 * c for c in same]))) * share
+        temps = [s.temp_c for s in t.sightings if s.temp_c is not None]
+        kept = tuple(t.sightings[-self.config.max_sightings_kept :])
+        return Hit(
+            id=t.id,
+            target_class=cls,
+            confidence=round(confidence, 4),
+            lat=float(lat),
+            lon=float(lon),
+            uncertainty_m=round(float(t.sigma_m), 2),
+            first_seen=min(s.timestamp for s in t.sightings),
+            last_seen=t.last_seen,
+            sightings=kept,
+            vehicle_ids=tuple(sorted({s.vehicle_id for s in t.sightings if s.vehicle_id is not None})),
+            chip_png=t.chip[1] if t.chip else None,
+            temp_c=max(temps) if temps else None,
+        )
