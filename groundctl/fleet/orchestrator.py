@@ -1,0 +1,850 @@
+"""Flying a plan with a fleet: one asyncio task per drone, one per overwatch.
+
+Each drone loops: take the next job from its queue, check it (pre-flight), upload mission
+and geofence (only if the drone does not already hold them), arm, take off to its own transit
+altitude, fly the mission while folding MISSION_ITEM_REACHED / MISSION_CURRENT into swept
+lanes, come home (mission end, low battery, or an overwatch order), land, have its battery
+swapped, and go again with the rest of its lanes first. A drone whose link stays lost is
+given up: its unswept lanes are rebuilt into sorties for the others.
+
+Everything is journaled (`Journal`), so a restarted ground station reattaches to drones in
+the air: same mission on board (`Vehicle.mission.matches`) means no upload, no restart.
+
+Times: `time_scale` is simulated seconds per wall second (1 for real drones). Durations
+from airframes (flight times, battery swap) are divided by it; battery drain is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from groundctl.config import AirframeConfig
+from groundctl.fleet import assign, preflight, progress, relay
+from groundctl.fleet.config import FleetConfig, VehicleConfig
+from groundctl.fleet.journal import Journal
+from groundctl.fleet.sortie import (
+    Job,
+    build_mission,
+    fence_items,
+    lane_geometry,
+    planned_jobs,
+    sortie_for_lanes,
+)
+from groundctl.link import FlightMode, LinkError, MissionType, Vehicle, VehicleState, coerce_items
+from groundctl.link import mission_hash as content_hash
+from missions.plan import Plan
+from thermal.hit import Hit
+
+log = logging.getLogger(__name__)
+
+# A drone is "over the target" within this distance (plus the hit's own uncertainty).
+ON_STATION_RADIUS_M = 15.0
+# Extra battery kept on top of reserve + flight home, for wind and estimate error.
+RETURN_MARGIN_PCT = 3.0
+
+BatterySwap = Callable[[str], Awaitable[None]]
+
+
+class DroneLost(Exception):
+    """The drone's link stayed lost past the limit, or it stopped flying mid-air."""
+
+
+@dataclass
+class DroneView:
+    """What the live table shows for one drone; updated by its task."""
+
+    name: str
+    sysid: int = 0
+    phase: str = "idle"
+    mode: str = ""
+    battery_pct: float | None = None
+    job: str = ""
+    lanes_total: int = 0
+    lanes_swept: int = 0
+    link_ok: bool = False
+    heartbeat_age_s: float = math.inf
+    hits: int = 0
+    transit_alt_m: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Watch:
+    """An overwatch over one confirmed person."""
+
+    hit: Hit
+    open: dict[str, float] = field(default_factory=dict)  # drones over the target: arrival
+    history: list[tuple[str, float, float]] = field(default_factory=list)  # (name, arrive, leave)
+    released: set[str] = field(default_factory=set)
+    arrived: dict[str, asyncio.Event] = field(default_factory=dict)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    handovers: int = 0
+    slot: int = 0  # alternates the hold altitude so two drones over the target are separated
+
+    @property
+    def target(self) -> tuple[float, float]:
+        return (self.hit.lat, self.hit.lon)
+
+    def arrived_event(self, name: str) -> asyncio.Event:
+        return self.arrived.setdefault(name, asyncio.Event())
+
+    def arrive(self, name: str, t: float) -> None:
+        self.open[name] = t
+        self.arrived_event(name).set()
+
+    def leave(self, name: str, t: float) -> None:
+        if name in self.open:
+            self.history.append((name, self.open.pop(name), t))
+
+    def intervals(self, now: float) -> list[tuple[float, float]]:
+        """(arrive, leave) of every turn over the target; open turns end `now`."""
+        return [(a, b) for _, a, b in self.history] + [(a, now) for a in self.open.values()]
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        plan: Plan,
+        fleet: FleetConfig,
+        vehicles: Mapping[str, Vehicle],
+        journal: Journal,
+        airframes: Mapping[str, AirframeConfig],
+        *,
+        time_scale: float = 1.0,
+        battery_swap: BatterySwap | None = None,
+        lost_after_s: float = 20.0,
+        poll_s: float = 0.2,
+        step_timeout_s: float = 120.0,
+    ) -> None:
+        self.plan = plan
+        self.fleet = fleet
+        self.vehicles = dict(vehicles)
+        self.journal = journal
+        self.airframes = dict(airframes)
+        self.time_scale = time_scale
+        self.battery_swap = battery_swap
+        self.lost_after_s = lost_after_s
+        self.poll_s = poll_s
+        self.step_timeout_s = step_timeout_s
+        self.cfg: dict[str, VehicleConfig] = {
+            v.name: v for v in fleet.vehicles if v.name in vehicles
+        }
+        self.transit_alt = assign.transit_altitudes(
+            list(self.cfg), fleet.transit.base_alt_m, fleet.transit.step_m
+        )
+        self.all_lanes: list[int] = [lane for s in plan.sorties for lane in s.lane_ids]
+        self.lane_start, self.lane_end, self.lane_sweep_s = lane_geometry(plan)
+        self.swept: set[int] = journal.swept_lanes()
+        self.queues: dict[str, deque[Job]] = {n: deque() for n in self.cfg}
+        self.current: dict[str, Job | None] = dict.fromkeys(self.cfg)
+        self.lost: set[str] = set()
+        self.views = {n: DroneView(n, transit_alt_m=self.transit_alt[n]) for n in self.cfg}
+        self.watches: dict[str, Watch] = {}
+        self.uploads: dict[str, int] = dict.fromkeys(self.cfg, 0)
+        self._orders: dict[str, asyncio.Queue[Watch]] = {n: asyncio.Queue() for n in self.cfg}
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._battery_hist: dict[str, deque[tuple[float, float]]] = {
+            n: deque(maxlen=200) for n in self.cfg
+        }
+        self._reattach: dict[str, object] = {}
+        self._rebuilt = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        launches = [self.launch_of(n) for n in self.cfg]
+        self.fence = fence_items(plan, launches)
+
+    # ------------------------------------------------------------------ helpers
+    def launch_of(self, name: str) -> tuple[float, float]:
+        c = self.cfg[name]
+        if c.launch is not None:
+            return (c.launch.lat, c.launch.lon)
+        st = self.vehicles[name].telemetry.state()
+        if st.home is not None:
+            return (st.home.lat, st.home.lon)
+        return self.plan.segments[0].launch
+
+    def airframe(self, name: str) -> AirframeConfig:
+        return self.airframes[self.cfg[name].airframe]
+
+    def sysid(self, name: str) -> int:
+        return self.vehicles[name].sysid
+
+    def wall(self, sim_s: float) -> float:
+        return sim_s / self.time_scale
+
+    @property
+    def fraction_swept(self) -> float:
+        return progress.fraction_swept(self.all_lanes, self.swept)
+
+    def search_done(self) -> bool:
+        return not progress.remaining(self.all_lanes, self.swept)
+
+    def _remaining_job(self, job: Job) -> Job | None:
+        first = progress.first_unswept(job.lanes, self.swept)
+        if first is None:
+            return None
+        rest = job.sortie.resume_from(first)
+        # Lanes already swept by someone else further on are dropped too.
+        if any(lane in self.swept for lane in rest.lane_ids):
+            keep = progress.remaining(rest.lane_ids, self.swept)
+            rest = sortie_for_lanes(self.plan, keep, job.sortie.launch, rest.segment, rest.index)
+        return Job(job.id if job.id.endswith("+") else job.id + "+", rest, job.role)
+
+    # ------------------------------------------------------------------ set-up
+    def assign_plan(self) -> None:
+        """Hand the plan's segments (minus swept lanes) to the drones."""
+        active = {a.vehicle: a for a in self.journal.active() if a.vehicle in self.cfg}
+        self._reattach = dict(active)
+        for a in active.values():
+            self.swept |= set(a.swept)
+        busy = {a.job.id for a in active.values()}
+        by_segment: dict[int, list[Job]] = {}
+        for job in planned_jobs(self.plan):
+            if job.id in busy or any(a.job.id.startswith(job.id) for a in active.values()):
+                continue
+            rest = self._remaining_job(job)
+            if rest is not None:
+                by_segment.setdefault(job.sortie.segment, []).append(
+                    Job(job.id, rest.sortie) if rest.lanes == job.lanes else rest
+                )
+        works = []
+        for seg, jobs in by_segment.items():
+            first, last = jobs[0].lanes[0], jobs[-1].lanes[-1]
+            works.append(
+                assign.Work(
+                    str(seg),
+                    self.lane_start[first],
+                    self.lane_end[last],
+                    sum(self.lane_sweep_s[x] for j in jobs for x in j.lanes),
+                )
+            )
+        slots = [
+            assign.Slot(n, self.launch_of(n), self.airframe(n).cruise_speed_ms) for n in self.cfg
+        ]
+        for name, segs in assign.assign(works, slots).items():
+            for seg in segs:
+                self.queues[name].extend(by_segment[int(seg)])
+
+    # ------------------------------------------------------------------ run
+    async def run(self) -> None:
+        """Fly until every lane is swept, no overwatch is on, and every drone is down."""
+        self.assign_plan()
+        self._tasks = [asyncio.create_task(self._drone(n), name=f"drone-{n}") for n in self.cfg]
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            for t in self._tasks:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        """Stop the orchestration (drones keep doing what they do; the journal has it all)."""
+        self._stop.set()
+        for t in self._tasks:
+            t.cancel()
+
+    async def return_all(self) -> None:
+        for name, v in self.vehicles.items():
+            if name in self.lost:
+                continue
+            with contextlib.suppress(LinkError):
+                st = v.telemetry.state()
+                if st.in_air:
+                    async with self.journal.command(v.sysid, "RTL", {"reason": "operator"}):
+                        await v.action.return_to_launch()
+
+    def _finished_for(self, name: str) -> bool:
+        return (
+            self.search_done()
+            and not self.queues[name]
+            and not any(not w.ended.is_set() for w in self.watches.values())
+        )
+
+    async def _drone(self, name: str) -> None:
+        view = self.views[name]
+        try:
+            active = self._reattach.pop(name, None)
+            if active is not None:
+                await self._fly(name, active.job, reattach=active)  # type: ignore[attr-defined]
+            while not self._stop.is_set():
+                if not self._orders[name].empty():
+                    await self._fly_watch(name, self._orders[name].get_nowait())
+                    continue
+                if self.queues[name]:
+                    job = self.queues[name].popleft()
+                    rest = self._remaining_job(job)
+                    if rest is not None:
+                        await self._fly(
+                            name,
+                            Job(job.id, rest.sortie, job.role) if rest.lanes == job.lanes else rest,
+                        )
+                    continue
+                if self._finished_for(name):
+                    view.phase = "done"
+                    self._wake.set()
+                    return
+                view.phase = "idle"
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+        except DroneLost as exc:
+            self._on_lost(name, str(exc))
+
+    # ------------------------------------------------------------------ telemetry
+    def _observe(self, name: str) -> VehicleState:
+        st = self.vehicles[name].telemetry.state()
+        v = self.views[name]
+        v.sysid = st.sysid
+        v.mode = st.mode_name or st.mode.value
+        v.link_ok = st.link_ok
+        v.heartbeat_age_s = st.last_heartbeat_age_s
+        if st.battery is not None and st.battery.remaining_pct is not None:
+            v.battery_pct = st.battery.remaining_pct
+            hist = self._battery_hist[name]
+            if not hist or hist[-1][1] != v.battery_pct:
+                hist.append((time.monotonic(), v.battery_pct))
+        return st
+
+    def drain_pct_per_s(self, name: str) -> float:
+        """Battery drain in % per wall second: measured over the last samples of this flight,
+        else the airframe's nominal figure."""
+        nominal = 100.0 / self.wall(self.airframe(name).endurance_min * 60.0)
+        hist = [h for h in self._battery_hist[name]]
+        if len(hist) >= 3 and hist[-1][0] - hist[0][0] > 1.0 and hist[0][1] > hist[-1][1]:
+            return max(nominal * 0.5, (hist[0][1] - hist[-1][1]) / (hist[-1][0] - hist[0][0]))
+        return nominal
+
+    def return_s(self, name: str, st: VehicleState) -> float:
+        """Wall seconds to fly home and land from where the drone is."""
+        af = self.airframe(name)
+        if st.position is None:
+            return 0.0
+        home = (st.home.lat, st.home.lon) if st.home else self.launch_of(name)
+        d = assign.distance_m((st.position.lat, st.position.lon), home)
+        return self.wall(
+            d / af.cruise_speed_ms + max(st.position.alt_rel_m, 0) / af.descent_rate_ms
+        )
+
+    def leave_threshold_pct(self, name: str, st: VehicleState) -> float:
+        """Battery at which the drone must turn for home: reserve + the flight home + margin."""
+        af = self.airframe(name)
+        return (
+            af.battery_reserve_pct
+            + RETURN_MARGIN_PCT
+            + self.return_s(name, st) * self.drain_pct_per_s(name)
+        )
+
+    async def _check_link(
+        self, name: str, st: VehicleState, lost_since: list[float | None]
+    ) -> None:
+        if st.link_ok:
+            if lost_since[0] is not None:
+                self.journal.event("link_restored", sysid=st.sysid)
+            lost_since[0] = None
+            return
+        now = time.monotonic()
+        if lost_since[0] is None:
+            lost_since[0] = now
+            self.journal.event("link_lost", sysid=st.sysid, severity="warning")
+            self.views[name].note = "link lost"
+        elif now - lost_since[0] > self.lost_after_s:
+            raise DroneLost(f"no link for {now - lost_since[0]:.0f} s")
+
+    # ------------------------------------------------------------------ one search sortie
+    async def _prepare(self, name: str, job: Job | None, need_s: float) -> None:
+        """On the ground: wait for a battery good enough, swapping it if needed; pre-flight."""
+        v = self.vehicles[name]
+        af = self.airframe(name)
+        need_pct = preflight.battery_needed_pct(need_s, af)
+        st = self._observe(name)
+        if st.battery is not None and (st.battery.remaining_pct or 0) < need_pct:
+            await self._swap(name)
+        deadline = time.monotonic() + self.step_timeout_s
+        while True:
+            st = self._observe(name)
+            checks = preflight.evaluate(
+                preflight.PreflightState(
+                    name=name,
+                    link_ok=st.link_ok,
+                    heartbeat_age_s=None
+                    if math.isinf(st.last_heartbeat_age_s)
+                    else st.last_heartbeat_age_s,
+                    gps_fix_type=st.gps.fix_type if st.gps else 0,
+                    satellites=st.gps.satellites if st.gps else 0,
+                    home_set=st.home is not None,
+                    battery_pct=st.battery.remaining_pct if st.battery else None,
+                    battery_needed_pct=min(need_pct, 100.0),
+                    fence_uploaded=True,
+                )
+            )
+            if preflight.is_go(checks):
+                self.journal.event("preflight", "GO", sysid=v.sysid, job=job.id if job else "")
+                return
+            bad = "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.ok)
+            self.views[name].note = f"no-go: {bad}"
+            if time.monotonic() > deadline:
+                self.journal.event("preflight", f"NO-GO: {bad}", sysid=v.sysid, severity="error")
+                raise DroneLost(f"pre-flight failed: {bad}")
+            await asyncio.sleep(0.5)
+
+    async def _swap(self, name: str) -> None:
+        view = self.views[name]
+        view.phase = "battery swap"
+        sysid = self.sysid(name)
+        self.journal.event("battery_swap", sysid=sysid)
+        if self.battery_swap is not None:
+            await self.battery_swap(name)
+        else:
+            await asyncio.sleep(self.wall(self.fleet.battery_swap_s))
+        self._battery_hist[name].clear()
+
+    async def _upload(self, name: str, job: Job, items: list, mtype: MissionType) -> None:
+        v = self.vehicles[name]
+        what = "mission" if mtype == MissionType.MISSION else "fence"
+        if await v.mission.matches(items, mtype):
+            self.journal.event(f"{what}_on_board", sysid=v.sysid, job=job.id)
+            return
+        async with self.journal.command(
+            v.sysid, f"upload_{what}", {"job": job.id, "items": len(items)}
+        ) as info:
+            info["opaque_id"] = await v.mission.upload(items, mtype)
+        self.uploads[name] += 1
+
+    async def _takeoff(self, name: str, alt_m: float) -> None:
+        v = self.vehicles[name]
+        async with self.journal.command(v.sysid, "arm"):
+            await v.action.arm()
+        async with self.journal.command(v.sysid, "takeoff", {"alt_rel_m": alt_m}):
+            await v.action.takeoff(alt_m)
+        self.views[name].phase = "takeoff"
+        await v.telemetry.wait_for(
+            lambda s: s.position is not None and s.position.alt_rel_m >= 0.8 * alt_m,
+            timeout_s=self.step_timeout_s,
+            what=f"climb to {alt_m:.0f} m",
+        )
+
+    async def _fly(self, name: str, job: Job, reattach: object = None) -> None:
+        v = self.vehicles[name]
+        view = self.views[name]
+        alt = self.transit_alt[name]
+        items, lane_end = build_mission(job.sortie, alt)
+        link_items = coerce_items(items)
+        self.current[name] = job
+        view.job, view.lanes_total = job.id, len(job.lanes)
+        st = self._observe(name)
+        sortie_id: int
+        resumed = False
+        if reattach is not None and st.in_air and await v.mission.matches(link_items):
+            sortie_id = reattach.sortie_id  # type: ignore[attr-defined]
+            self.journal.event("reattached", sysid=v.sysid, sortie_id=sortie_id, job=job.id)
+            resumed = True
+        else:
+            if reattach is not None:
+                self.journal.update_job(reattach.sortie_id, status="aborted")  # type: ignore[attr-defined]
+                if st.in_air:
+                    # In the air with another mission on board: bring it home first.
+                    await self._return_and_land(name, None, job, {}, set())
+                rest = self._remaining_job(job)
+                if rest is None:
+                    return
+                job = rest
+                items, lane_end = build_mission(job.sortie, alt)
+                link_items = coerce_items(items)
+            sortie_id = self.journal.add_job(job, name, v.sysid, content_hash(link_items))
+            view.phase = "pre-flight"
+            await self._prepare(
+                name, job, job.sortie.est_time_s + 2 * alt / self.airframe(name).climb_rate_ms
+            )
+            view.phase = "upload"
+            await self._upload(name, job, link_items, MissionType.MISSION)
+            await self._upload(name, job, self.fence, MissionType.FENCE)
+        self.journal.update_job(sortie_id, status="flying")
+        try:
+            if not resumed:
+                await self._takeoff(name, alt)
+                async with self.journal.command(v.sysid, "start_mission", {"job": job.id}):
+                    await v.action.start_mission()
+            elif st.mode != FlightMode.MISSION and st.mode != FlightMode.RETURN:
+                # Reattached while it held or waited: continue where the mission stands.
+                async with self.journal.command(
+                    v.sysid, "start_mission", {"job": job.id, "reattach": True}
+                ):
+                    await v.action.start_mission(from_seq=st.mission.current_seq)
+            reason = await self._follow(name, job, sortie_id, lane_end)
+        except LinkError as exc:
+            self.journal.event(
+                "error", str(exc), sysid=v.sysid, severity="error", sortie_id=sortie_id
+            )
+            reason = f"error: {exc}"
+        await self._return_and_land(name, sortie_id, job, lane_end, set(), reason)
+
+    async def _follow(self, name: str, job: Job, sortie_id: int, lane_end: dict[int, int]) -> str:
+        """Watch the mission until it ends; return why it ended."""
+        v = self.vehicles[name]
+        view = self.views[name]
+        view.phase = "search"
+        lost_since: list[float | None] = [None]
+        seen_mission = False
+        last_seq = max(lane_end.values(), default=0)
+        while True:
+            await asyncio.sleep(self.poll_s)
+            st = self._observe(name)
+            await self._check_link(name, st, lost_since)
+            if not st.link_ok:
+                continue
+            done = progress.swept_lanes(lane_end, st.mission.reached, st.mission.current_seq)
+            new = done - self.swept
+            if new:
+                self.swept |= new
+                swept_here = [x for x in job.lanes if x in self.swept]
+                view.lanes_swept = len(swept_here)
+                self.journal.update_job(
+                    sortie_id, swept=swept_here, progress=len(swept_here) / max(1, len(job.lanes))
+                )
+                self._wake.set()
+            if st.mode == FlightMode.MISSION:
+                seen_mission = True
+            if all(x in self.swept for x in job.lanes):
+                return "sortie complete"
+            if not st.armed and not st.in_air and seen_mission:
+                raise DroneLost("landed or disarmed in the middle of its mission")
+            if (
+                seen_mission
+                and st.mode in (FlightMode.RETURN, FlightMode.LAND)
+                and st.mission.current_seq < last_seq
+            ):
+                return f"autopilot switched to {st.mode_name or st.mode.value}"
+            pct = st.battery.remaining_pct if st.battery else None
+            if pct is not None and pct <= self.leave_threshold_pct(name, st):
+                self.journal.event(
+                    "low_battery",
+                    f"{pct:.0f}%",
+                    sysid=v.sysid,
+                    severity="warning",
+                    sortie_id=sortie_id,
+                )
+                return f"low battery {pct:.0f}%"
+            if not self._orders[name].empty():
+                return "overwatch"
+
+    async def _return_and_land(
+        self,
+        name: str,
+        sortie_id: int | None,
+        job: Job,
+        lane_end: dict[int, int],
+        _unused: set[int],
+        reason: str = "",
+    ) -> None:
+        v = self.vehicles[name]
+        view = self.views[name]
+        view.phase = "return"
+        view.note = reason
+        if sortie_id is not None:
+            self.journal.update_job(sortie_id, status="returning", end_reason=reason)
+        rest = self._remaining_job(job)
+        if rest is not None and reason != "overwatch":
+            # Resume at the first unswept lane: first thing this drone does next.
+            self.queues[name].appendleft(rest)
+        elif rest is not None:
+            self._redistribute(name, [rest], exclude={name})
+        st = self._observe(name)
+        lost_since: list[float | None] = [None]
+        if (
+            reason != "overwatch"
+            and st.in_air
+            and st.mode not in (FlightMode.RETURN, FlightMode.LAND)
+        ):
+            async with self.journal.command(v.sysid, "RTL", {"reason": reason}):
+                await v.action.return_to_launch()
+        if reason == "overwatch":
+            self.current[name] = None
+            if sortie_id is not None:
+                self.journal.update_job(sortie_id, status="done", end_reason=reason)
+            return
+        while True:
+            st = self._observe(name)
+            await self._check_link(name, st, lost_since)
+            if st.link_ok and not st.in_air and not st.armed:
+                break
+            await asyncio.sleep(self.poll_s)
+        view.phase = "landed"
+        self.current[name] = None
+        if sortie_id is not None:
+            self.journal.update_job(sortie_id, status="done")
+
+    # ------------------------------------------------------------------ lost drones
+    def _on_lost(self, name: str, why: str) -> None:
+        self.lost.add(name)
+        view = self.views[name]
+        view.phase, view.note = "LOST", why
+        self.journal.event("vehicle_lost", why, sysid=view.sysid, severity="critical")
+        jobs = [
+            j
+            for j in ([self.current[name]] if self.current[name] else []) + list(self.queues[name])
+        ]
+        self.queues[name].clear()
+        self.current[name] = None
+        for a in self.journal.active():
+            if a.vehicle == name:
+                self.journal.update_job(a.sortie_id, status="lost")
+        self._redistribute(name, jobs, exclude=self.lost)
+        for w in self.watches.values():
+            w.leave(name, time.monotonic())
+        self._wake.set()
+
+    def _redistribute(self, name: str, jobs: list[Job], exclude: set[str]) -> None:
+        lanes = [x for j in jobs if j is not None for x in progress.remaining(j.lanes, self.swept)]
+        lanes = list(dict.fromkeys(lanes))
+        others = [n for n in self.cfg if n not in exclude and n not in self.lost]
+        if not lanes:
+            return
+        if not others:
+            self.journal.event(
+                "unassigned", f"{len(lanes)} lanes with no drone left", severity="critical"
+            )
+            return
+        slots = [
+            assign.Slot(
+                n,
+                self.launch_of(n),
+                self.airframe(n).cruise_speed_ms,
+                busy_until_s=sum(j.sortie.est_time_s for j in self.queues[n]),
+            )
+            for n in others
+        ]
+        for who, part in assign.reassign_lanes(
+            lanes, slots, self.lane_start, self.lane_end, self.lane_sweep_s
+        ).items():
+            self._rebuilt += 1
+            seg = self.plan.sorties[0].segment
+            for s in self.plan.sorties:
+                if part[0] in s.lane_ids:
+                    seg = s.segment
+            sortie = sortie_for_lanes(
+                self.plan, part, self.launch_of(who), seg, 100 + self._rebuilt
+            )
+            job = Job(f"r{self._rebuilt}.{name}", sortie)
+            self.queues[who].append(job)
+            self.journal.event(
+                "reassigned",
+                f"{len(part)} lanes of {name} to {who}",
+                sysid=self.sysid(who),
+                lanes=part,
+            )
+        self._wake.set()
+
+    # ------------------------------------------------------------------ overwatch
+    def overwatch(self, hit: Hit) -> Watch | None:
+        """A confirmed person: start keeping them in view. Returns the watch (None if the hit
+        is not a person or is already watched)."""
+        if hit.target_class != "person" or hit.id in self.watches:
+            return None
+        watch = Watch(hit)
+        self.watches[hit.id] = watch
+        for n in self.cfg:
+            if self.vehicles[n].sysid in hit.vehicle_ids:
+                self.views[n].hits += 1
+        self.journal.event("overwatch_start", hit.id, lat=hit.lat, lon=hit.lon)
+        self._tasks.append(asyncio.create_task(self._relay(watch), name=f"relay-{hit.id}"))
+        return watch
+
+    def end_overwatch(self, hit_id: str) -> None:
+        w = self.watches.get(hit_id)
+        if w is not None:
+            w.ended.set()
+            self.journal.event("overwatch_end", hit_id)
+            self._wake.set()
+
+    def _candidates(self, watch: Watch, exclude: set[str]) -> list[relay.Candidate]:
+        now = time.monotonic()
+        out = []
+        for n in self.cfg:
+            if n in self.lost or n in exclude or not self._orders[n].empty():
+                continue
+            if any(n in w.open for w in self.watches.values()):
+                continue
+            st = self.vehicles[n].telemetry.state()
+            af = self.airframe(n)
+            here = (
+                (st.position.lat, st.position.lon)
+                if st.position and st.in_air
+                else self.launch_of(n)
+            )
+            transit = self.wall(
+                assign.distance_m(here, watch.target) / af.cruise_speed_ms
+                + (0 if st.in_air else self.transit_alt[n] / af.climb_rate_ms)
+            )
+            pct = (
+                st.battery.remaining_pct
+                if st.battery and st.battery.remaining_pct is not None
+                else 100.0
+            )
+            ready = now
+            if not st.in_air and pct < 90:
+                ready = now + self.wall(self.fleet.battery_swap_s) + 2.0
+                pct = 100.0
+            if st.in_air and self.views[n].phase not in ("search", "takeoff"):
+                continue
+            drain = self.drain_pct_per_s(n)
+            on_station = max(
+                0.0, (pct - af.battery_reserve_pct - RETURN_MARGIN_PCT) / drain - 2 * transit
+            )
+            out.append(relay.Candidate(n, ready, transit, on_station))
+        return out
+
+    def _order(self, name: str, watch: Watch) -> None:
+        watch.arrived[name] = asyncio.Event()
+        watch.released.discard(name)
+        self._orders[name].put_nowait(watch)
+        self._wake.set()
+
+    async def _relay(self, watch: Watch) -> None:
+        margin = self.wall(self.fleet.overwatch.handover_margin_s)
+        first = None
+        # The drone that found the person, if it is flying; else the best candidate.
+        for n in self.cfg:
+            st = self.vehicles[n].telemetry.state()
+            if self.vehicles[n].sysid in watch.hit.vehicle_ids and st.in_air and n not in self.lost:
+                first = n
+        if first is None:
+            cands = self._candidates(watch, set())
+            if not cands:
+                self.journal.event("overwatch_unstaffed", watch.hit.id, severity="critical")
+                return
+            first = min(cands, key=lambda c: c.ready_at_s + c.transit_s).name
+        watcher = first
+        self._order(watcher, watch)
+        while not watch.ended.is_set():
+            await watch.arrived_event(watcher).wait()
+            relief_name = None
+            while not watch.ended.is_set() and watcher not in watch.released:
+                st = self.vehicles[watcher].telemetry.state()
+                if watcher in self.lost or watcher not in watch.open:
+                    break
+                pct = (
+                    st.battery.remaining_pct
+                    if st.battery and st.battery.remaining_pct is not None
+                    else 100.0
+                )
+                af = self.airframe(watcher)
+                leave = relay.must_leave_at(
+                    time.monotonic(),
+                    pct,
+                    af.battery_reserve_pct + RETURN_MARGIN_PCT,
+                    self.drain_pct_per_s(watcher),
+                    self.return_s(watcher, st),
+                )
+                plan = relay.plan_relief(
+                    relay.OnStation(watcher, leave), self._candidates(watch, {watcher}), margin
+                )
+                if plan is not None and plan.depart_at_s <= time.monotonic() + self.poll_s:
+                    relief_name = plan.name
+                    self.journal.event(
+                        "relief_ordered",
+                        f"{plan.name} relieves {watcher}",
+                        hit=watch.hit.id,
+                        arrive_in_s=plan.arrive_at_s - time.monotonic(),
+                        overlap_s=plan.overlap_s,
+                    )
+                    break
+                await asyncio.sleep(self.poll_s)
+            if watch.ended.is_set() or relief_name is None:
+                if relief_name is None and not watch.ended.is_set():
+                    # The watcher left (battery / lost) with no relief planned: find one now.
+                    cands = self._candidates(watch, {watcher})
+                    if not cands:
+                        await asyncio.sleep(1.0)
+                        continue
+                    relief_name = min(cands, key=lambda c: c.ready_at_s + c.transit_s).name
+                else:
+                    break
+            watch.slot ^= 1
+            self._order(relief_name, watch)
+            arrived = watch.arrived_event(relief_name)
+            while not arrived.is_set() and not watch.ended.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), timeout=0.5)
+                if relief_name in self.lost:
+                    break
+            if arrived.is_set():
+                watch.released.add(watcher)
+                watch.handovers += 1
+                self.journal.event("handover", f"{watcher} -> {relief_name}", hit=watch.hit.id)
+            watcher = relief_name
+        watch.released.update(watch.open)
+
+    async def _fly_watch(self, name: str, watch: Watch) -> None:
+        """Fly to the target, hold over it until released or the battery says go home."""
+        if watch.ended.is_set():
+            return
+        v = self.vehicles[name]
+        view = self.views[name]
+        af = self.airframe(name)
+        view.phase, view.job, view.note = "to target", f"watch {watch.hit.id}", ""
+        sortie_id = self.journal.store.add_sortie(
+            v.sysid,
+            plan_id=self.journal.plan_id,
+            role="overwatch",
+            status="flying",
+            detail={"vehicle": name, "hit": watch.hit.id},
+        )
+        st = self._observe(name)
+        if not st.in_air:
+            await self._prepare(name, None, af.endurance_min * 60 * 0.5)
+            await self._takeoff(name, self.transit_alt[name])
+            st = self._observe(name)
+        home_amsl = st.home.alt_amsl_m if st.home else 0.0
+        hold = self.fleet.overwatch.hold_alt_m + watch.slot * self.fleet.transit.step_m
+        lat, lon = watch.target
+        radius = self.fleet.overwatch.orbit_radius_m
+        async with self.journal.command(
+            v.sysid, "orbit" if radius > 0 else "goto", {"lat": lat, "lon": lon, "alt_rel_m": hold}
+        ):
+            if radius > 0:
+                await v.action.orbit(lat, lon, home_amsl + hold, radius)
+            else:
+                await v.action.goto(lat, lon, home_amsl + hold)
+        lost_since: list[float | None] = [None]
+        reason = "ended"
+        near = ON_STATION_RADIUS_M + radius + watch.hit.uncertainty_m
+        while True:
+            await asyncio.sleep(self.poll_s)
+            st = self._observe(name)
+            await self._check_link(name, st, lost_since)
+            if not st.link_ok or st.position is None:
+                continue
+            d = assign.distance_m((st.position.lat, st.position.lon), watch.target)
+            if not watch.arrived_event(name).is_set() and d <= near:
+                watch.arrive(name, time.monotonic())
+                view.phase = "overwatch"
+                self.journal.event("on_station", watch.hit.id, sysid=v.sysid)
+            if watch.ended.is_set() or name in watch.released:
+                reason = "relieved" if name in watch.released else "overwatch ended"
+                break
+            pct = st.battery.remaining_pct if st.battery else None
+            if pct is not None and pct <= self.leave_threshold_pct(name, st):
+                reason = f"low battery {pct:.0f}%"
+                self.journal.event("overwatch_leave", reason, sysid=v.sysid, severity="warning")
+                break
+        watch.leave(name, time.monotonic())
+        view.note = reason
+        self.journal.store.update_sortie(sortie_id, status="returning")
+        async with self.journal.command(v.sysid, "RTL", {"reason": reason}):
+            await v.action.return_to_launch()
+        view.phase = "return"
+        while True:
+            st = self._observe(name)
+            await self._check_link(name, st, lost_since)
+            if st.link_ok and not st.in_air and not st.armed:
+                break
+            await asyncio.sleep(self.poll_s)
+        self.journal.store.update_sortie(sortie_id, status="done", ended_at=time.time())
+        view.phase = "landed"
