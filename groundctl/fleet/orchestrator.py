@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from groundctl.config import AirframeConfig
+from groundctl.errors import LinkError
 from groundctl.fleet import assign, preflight, progress, relay
 from groundctl.fleet.config import FleetConfig, VehicleConfig
 from groundctl.fleet.journal import Journal
@@ -37,7 +38,7 @@ from groundctl.fleet.sortie import (
     planned_jobs,
     sortie_for_lanes,
 )
-from groundctl.link import FlightMode, LinkError, MissionType, Vehicle, VehicleState, coerce_items
+from groundctl.link import FlightMode, MissionType, Vehicle, VehicleState, coerce_items
 from groundctl.link import mission_hash as content_hash
 from missions.plan import Plan
 from thermal.hit import Hit
@@ -233,16 +234,34 @@ class Orchestrator:
                 self.queues[name].extend(by_segment[int(seg)])
 
     # ------------------------------------------------------------------ run
-    async def run(self) -> None:
+    async def run(self, assigned: bool = False) -> None:
         """Fly until every lane is swept, no overwatch is on, and every drone is down."""
-        self.assign_plan()
-        self._tasks = [asyncio.create_task(self._drone(n), name=f"drone-{n}") for n in self.cfg]
+        if not assigned:
+            self.assign_plan()
+        self._tasks += [
+            asyncio.create_task(self._drone(n), name=f"drone-{n}")
+            for n in self.cfg
+            if n not in self.lost
+        ]
         try:
-            await asyncio.gather(*self._tasks)
+            while True:
+                # Overwatch relay tasks are appended while we wait; wait for those too.
+                pending = [t for t in self._tasks if not t.done()]
+                if not pending:
+                    break
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for t in self._tasks:
+                if not t.cancelled() and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
         finally:
             for t in self._tasks:
                 t.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def drop(self, name: str, why: str) -> None:
+        """Take a drone out before it flies (a pre-flight NO-GO): its work goes to the others."""
+        self._on_lost(name, why)
+        self.views[name].phase = "no-go"
 
     def stop(self) -> None:
         """Stop the orchestration (drones keep doing what they do; the journal has it all)."""

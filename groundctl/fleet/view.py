@@ -1,0 +1,83 @@
+"""The live terminal view of a flying fleet: one row per drone (rich)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from rich.console import Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from groundctl.fleet.orchestrator import DroneView
+
+PHASE_STYLE = {
+    "search": "green",
+    "overwatch": "bold magenta",
+    "to target": "magenta",
+    "return": "yellow",
+    "battery swap": "cyan",
+    "LOST": "bold red",
+    "done": "dim",
+}
+
+
+def link_quality(view: DroneView) -> Text:
+    if not view.link_ok or math.isinf(view.heartbeat_age_s):
+        return Text("lost", style="bold red")
+    age = view.heartbeat_age_s
+    style = "green" if age < 1.5 else "yellow" if age < 3 else "red"
+    return Text(f"ok {age:.1f}s", style=style)
+
+
+def battery(view: DroneView) -> Text:
+    if view.battery_pct is None:
+        return Text("?", style="dim")
+    pct = view.battery_pct
+    style = "green" if pct > 50 else "yellow" if pct > 30 else "bold red"
+    return Text(f"{pct:.0f}%", style=style)
+
+
+def fleet_table(views: Iterable[DroneView], swept_fraction: float, title: str = "") -> Group:
+    table = Table(title=title or None, expand=False)
+    for col in (
+        "drone",
+        "sysid",
+        "phase",
+        "mode",
+        "battery",
+        "sortie",
+        "segment",
+        "link",
+        "hits",
+        "alt",
+        "note",
+    ):
+        table.add_column(col, no_wrap=col != "note")
+    for v in views:
+        frac = v.lanes_swept / v.lanes_total if v.lanes_total else 0.0
+        filled = round(frac * 12)
+        bar = Text.assemble(
+            ("━" * filled, "green"),
+            ("━" * (12 - filled), "grey37"),
+            f" {v.lanes_swept}/{v.lanes_total} lanes",
+        )
+        table.add_row(
+            v.name,
+            str(v.sysid or ""),
+            Text(v.phase, style=PHASE_STYLE.get(v.phase, "")),
+            v.mode,
+            battery(v),
+            v.job,
+            bar,
+            link_quality(v),
+            str(v.hits),
+            f"{v.transit_alt_m:.0f} m",
+            v.note,
+        )
+    overall = Group(
+        Text(f"area swept: {swept_fraction * 100:.0f}%", style="bold"),
+        ProgressBar(total=1.0, completed=swept_fraction, width=60),
+    )
+    return Group(table, overall)
