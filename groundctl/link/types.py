@@ -241,9 +241,9 @@ class MissionItem:
     def content_key(self) -> tuple[Any, ...]:
         """What makes two items the same on the vehicle (float32 rounding like the wire)."""
 
-        def f32(v: float) -> float:
+        def f32(v: float) -> float | str:
             if math.isnan(v):
-                return math.nan
+                return "nan"  # NaN != NaN would make every mission with NaN params differ
             return struct.unpack("<f", struct.pack("<f", v))[0]
 
         return (

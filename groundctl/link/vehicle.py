@@ -160,9 +160,12 @@ class MissionPlans(abc.ABC):
 
     @abc.abstractmethod
     async def upload_if_changed(
-        self, items: Iterable[Any], mission_type: MissionType = MissionType.MISSION
+        self,
+        items: Iterable[Any],
+        mission_type: MissionType = MissionType.MISSION,
+        known_id: int | None = None,
     ) -> bool:
-        """Upload unless `matches(items)`; True when an upload happened."""
+        """Upload unless `matches(items, known_id=...)`; True when an upload happened."""
 
     @abc.abstractmethod
     async def download(
@@ -174,13 +177,18 @@ class MissionPlans(abc.ABC):
 
     @abc.abstractmethod
     async def matches(
-        self, items: Iterable[Any], mission_type: MissionType = MissionType.MISSION
+        self,
+        items: Iterable[Any],
+        mission_type: MissionType = MissionType.MISSION,
+        known_id: int | None = None,
     ) -> bool:
         """Does the vehicle already hold exactly these items?
 
-        Fast path: the opaque id the vehicle gave in MISSION_ACK when we uploaded this content
-        equals the mission_id it reports in MISSION_CURRENT. Fallback (no opaque ids, or a
-        ground station restarted and only knows the content): download and compare content.
+        Fast path: the opaque id the vehicle gave in MISSION_ACK when this content was
+        uploaded (remembered by this object, or `known_id` from a journal after a ground
+        station restart) equals the mission_id it reports in MISSION_CURRENT. Fallback (the
+        autopilot or the MAVLink dialect has no opaque ids): a MISSION_CURRENT total that
+        differs answers False at once, otherwise download and compare content.
         """
 
 

@@ -1,0 +1,116 @@
+"""Links shared between vehicles: one socket per connection string, vehicles cached by sysid."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from groundctl.errors import LinkError
+from groundctl.link.link import MavLink
+from groundctl.link.url import parse_url
+from groundctl.link.vehicle import Vehicle
+
+__all__ = ["LinkManager", "default_manager"]
+
+BACKENDS = ("pymavlink", "mavsdk")
+
+
+class LinkManager:
+    """Opens each connection string once and hands out `Vehicle`s on it.
+
+    >>> mgr = LinkManager(gcs_sysid=250)
+    >>> v1 = await mgr.vehicle("udpin://0.0.0.0:14550", sysid=1)
+    >>> v2 = await mgr.vehicle("udpin://0.0.0.0:14550", sysid=2)   # same socket
+    >>> everyone = await mgr.discover("udpin://0.0.0.0:14550", wait_s=3)
+    """
+
+    def __init__(self, *, gcs_sysid: int = 255, heartbeat_timeout_s: float = 3.0) -> None:
+        self.gcs_sysid = gcs_sysid
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.links: dict[str, MavLink] = {}
+        self._vehicles: dict[tuple[str, int, str], Vehicle] = {}
+        self._lock = asyncio.Lock()
+
+    async def link(
+        self,
+        url: str,
+        *,
+        signing_key_file: str | Path | None = None,
+        gcs_sysid: int | None = None,
+        heartbeat_timeout_s: float | None = None,
+    ) -> MavLink:
+        key = str(parse_url(url))
+        async with self._lock:
+            link = self.links.get(key)
+            if link is None:
+                link = await MavLink.open(
+                    url,
+                    gcs_sysid=gcs_sysid or self.gcs_sysid,
+                    heartbeat_timeout_s=heartbeat_timeout_s or self.heartbeat_timeout_s,
+                    signing_key_file=signing_key_file,
+                )
+                self.links[key] = link
+            return link
+
+    async def vehicle(
+        self,
+        url: str,
+        *,
+        sysid: int | None = None,
+        backend: str = "pymavlink",
+        gcs_sysid: int | None = None,
+        signing_key_file: str | Path | None = None,
+        heartbeat_timeout_s: float | None = None,
+        timeout_s: float = 30.0,
+    ) -> Vehicle:
+        if backend not in BACKENDS:
+            raise LinkError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
+        key = str(parse_url(url))
+        if sysid is not None and (key, sysid, backend) in self._vehicles:
+            return self._vehicles[(key, sysid, backend)]
+        if backend == "mavsdk":
+            from groundctl.link.mavsdk_backend import MavsdkVehicle
+
+            v: Vehicle = await MavsdkVehicle.connect(
+                url, sysid=sysid, timeout_s=timeout_s, gcs_sysid=gcs_sysid or self.gcs_sysid
+            )
+        else:
+            from groundctl.link.pymav import PymavVehicle
+
+            link = await self.link(
+                url,
+                signing_key_file=signing_key_file,
+                gcs_sysid=gcs_sysid,
+                heartbeat_timeout_s=heartbeat_timeout_s,
+            )
+            rec = await link.wait_vehicle(sysid, timeout_s)
+            cached = self._vehicles.get((key, rec.sysid, backend))
+            if cached is not None:
+                return cached
+            v = PymavVehicle(link, rec)
+        self._vehicles[(key, v.sysid, backend)] = v
+        return v
+
+    async def discover(self, url: str, *, wait_s: float = 3.0, **kw: object) -> list[Vehicle]:
+        """Every vehicle heard on `url` within `wait_s` (pymavlink backend)."""
+        link = await self.link(url, **kw)  # type: ignore[arg-type]
+        await asyncio.sleep(wait_s)
+        return [await self.vehicle(url, sysid=s, timeout_s=1) for s in sorted(link.vehicles)]
+
+    async def close(self) -> None:
+        for v in list(self._vehicles.values()):
+            await v.close()
+        for link in list(self.links.values()):
+            await link.close()
+        self._vehicles.clear()
+        self.links.clear()
+
+
+_default: LinkManager | None = None
+
+
+def default_manager() -> LinkManager:
+    global _default
+    if _default is None:
+        _default = LinkManager()
+    return _default

@@ -1,0 +1,245 @@
+"""The MAVLink mission protocol, ground side, for mission, fence and rally plans.
+
+Upload: MISSION_COUNT, then answer every MISSION_REQUEST_INT (or legacy MISSION_REQUEST) the
+vehicle sends — repeated requests included, a lossy radio makes them — until MISSION_ACK.
+When nothing arrives for `timeout_s` (1500 ms per the spec) the last message is re-sent; five
+silent timeouts in a row end the transfer. Download: MISSION_REQUEST_LIST -> MISSION_COUNT,
+then MISSION_REQUEST_INT per item with a per-item timeout (250 ms per the spec, stretched to
+the measured round trip on slow links), five retries per item, MISSION_ACK at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from groundctl.link.errors import LinkLostError, MissionTransferError, Timeout
+from groundctl.link.link import MavLink, mavlink2
+from groundctl.link.types import MissionItem, MissionType
+
+__all__ = ["clear_plan", "download_plan", "mission_result_name", "upload_plan"]
+
+ACK_TIMEOUT_S = 1.5
+ITEM_TIMEOUT_S = 0.25
+RETRIES = 5
+
+
+def mission_result_name(code: int) -> str:
+    entry = mavlink2.enums["MAV_MISSION_RESULT"].get(code)
+    return entry.name.removeprefix("MAV_MISSION_") if entry else str(code)
+
+
+def _kind(mission_type: int) -> str:
+    return {0: "mission", 1: "geofence", 2: "rally points"}.get(
+        mission_type, f"type {mission_type}"
+    )
+
+
+def _check_link(link: MavLink, sysid: int, what: str) -> None:
+    rec = link.vehicles.get(sysid)
+    if rec is not None and not rec.link_ok:
+        raise LinkLostError(f"vehicle {sysid}: link lost during {what}")
+
+
+def _item_msg(sysid: int, compid: int, it: MissionItem) -> object:
+    return mavlink2.MAVLink_mission_item_int_message(
+        sysid, compid, it.seq, it.frame, it.command, it.current, it.autocontinue,
+        it.param1, it.param2, it.param3, it.param4, it.x, it.y, it.z, int(it.mission_type),
+    )  # fmt: skip
+
+
+def _legacy_item_msg(sysid: int, compid: int, it: MissionItem) -> object:
+    return mavlink2.MAVLink_mission_item_message(
+        sysid, compid, it.seq, it.frame, it.command, it.current, it.autocontinue,
+        it.param1, it.param2, it.param3, it.param4, it.x / 1e7, it.y / 1e7, it.z, int(it.mission_type),
+    )  # fmt: skip
+
+
+def _ours(link: MavLink, m: object, mission_type: int) -> bool:
+    return (
+        getattr(m, "target_system", link.gcs_sysid) in (0, link.gcs_sysid)
+        and getattr(m, "mission_type", 0) == mission_type
+    )
+
+
+async def upload_plan(
+    link: MavLink,
+    sysid: int,
+    compid: int,
+    items: Sequence[MissionItem],
+    mission_type: MissionType = MissionType.MISSION,
+    *,
+    timeout_s: float = ACK_TIMEOUT_S,
+    retries: int = RETRIES,
+) -> int:
+    """Upload `items` (already numbered 0..n-1); return the ACK's opaque id (0 if none)."""
+    what = f"{_kind(mission_type)} upload"
+    mt = int(mission_type)
+    count = len(items)
+    requested: set[int] = set()
+    with link.collect(sysid, ["MISSION_REQUEST_INT", "MISSION_REQUEST", "MISSION_ACK"]) as q:
+        last: object = mavlink2.MAVLink_mission_count_message(sysid, compid, count, mt)
+        link.send(last, sysid)
+        silent = 0
+        while True:
+            try:
+                m = await asyncio.wait_for(q.get(), timeout_s)
+            except TimeoutError:
+                silent += 1
+                _check_link(link, sysid, what)
+                if silent > retries:
+                    link.send(
+                        mavlink2.MAVLink_mission_ack_message(
+                            sysid, compid, mavlink2.MAV_MISSION_OPERATION_CANCELLED, mt
+                        ),
+                        sysid,
+                    )
+                    raise Timeout(
+                        f"vehicle {sysid}: {what} stalled: it requested {len(requested)} of "
+                        f"{count} items, then nothing for {retries + 1} × {timeout_s:.1f} s"
+                    ) from None
+                link.send(last, sysid)  # our message or its request was lost: say it again
+                continue
+            if not _ours(link, m, mt):
+                continue
+            silent = 0
+            t = m.get_type()
+            if t == "MISSION_ACK":
+                if m.type == mavlink2.MAV_MISSION_ACCEPTED:
+                    if count and not requested:
+                        continue  # an ACK before any request is a stale one of an earlier transfer
+                    return int(getattr(m, "opaque_id", 0) or 0)
+                if m.type == mavlink2.MAV_MISSION_OPERATION_CANCELLED and not requested:
+                    continue  # the cancel of a previous attempt
+                raise MissionTransferError(
+                    f"vehicle {sysid}: {what} refused: {mission_result_name(m.type)}"
+                    + (f" at item {max(requested)}" if requested else ""),
+                    m.type,
+                )
+            seq = m.seq
+            if not 0 <= seq < count:
+                continue
+            requested.add(seq)
+            it = items[seq]
+            last = (
+                _item_msg(sysid, compid, it)
+                if t == "MISSION_REQUEST_INT"
+                else _legacy_item_msg(sysid, compid, it)
+            )
+            link.send(last, sysid)
+
+
+async def download_plan(
+    link: MavLink,
+    sysid: int,
+    compid: int,
+    mission_type: MissionType = MissionType.MISSION,
+    *,
+    timeout_s: float = ACK_TIMEOUT_S,
+    item_timeout_s: float = ITEM_TIMEOUT_S,
+    retries: int = RETRIES,
+) -> list[MissionItem]:
+    what = f"{_kind(mission_type)} download"
+    mt = int(mission_type)
+    with link.collect(sysid, ["MISSION_COUNT", "MISSION_ITEM_INT", "MISSION_ITEM"]) as q:
+        req = mavlink2.MAVLink_mission_request_list_message(sysid, compid, mt)
+        count = None
+        t0 = time.monotonic()
+        for _ in range(retries + 1):
+            link.send(req, sysid)
+            deadline = time.monotonic() + timeout_s
+            while count is None and (left := deadline - time.monotonic()) > 0:
+                try:
+                    m = await asyncio.wait_for(q.get(), left)
+                except TimeoutError:
+                    break
+                if m.get_type() == "MISSION_COUNT" and _ours(link, m, mt):
+                    count = m.count
+            if count is not None:
+                break
+            _check_link(link, sysid, what)
+        if count is None:
+            raise Timeout(f"vehicle {sysid}: {what}: no MISSION_COUNT after {retries + 1} requests")
+        # Stretch the per-item timeout to the link's round trip (200 ms latency each way
+        # would otherwise make every item time out once).
+        rtt = time.monotonic() - t0
+        per_item = max(item_timeout_s, 1.5 * rtt)
+        items: list[MissionItem] = []
+        for seq in range(count):
+            msg = mavlink2.MAVLink_mission_request_int_message(sysid, compid, seq, mt)
+            got = None
+            for _ in range(retries + 1):
+                link.send(msg, sysid)
+                deadline = time.monotonic() + per_item
+                while got is None and (left := deadline - time.monotonic()) > 0:
+                    try:
+                        m = await asyncio.wait_for(q.get(), left)
+                    except TimeoutError:
+                        break
+                    if (
+                        m.get_type() in ("MISSION_ITEM_INT", "MISSION_ITEM")
+                        and m.seq == seq
+                        and _ours(link, m, mt)
+                    ):
+                        got = m
+                if got is not None:
+                    break
+                _check_link(link, sysid, what)
+            if got is None:
+                link.send(
+                    mavlink2.MAVLink_mission_ack_message(
+                        sysid, compid, mavlink2.MAV_MISSION_OPERATION_CANCELLED, mt
+                    ),
+                    sysid,
+                )
+                raise Timeout(
+                    f"vehicle {sysid}: {what}: item {seq} of {count} not received after {retries + 1} requests"
+                )
+            x, y = got.x, got.y
+            if got.get_type() == "MISSION_ITEM":
+                x, y = round(x * 1e7), round(y * 1e7)
+            items.append(
+                MissionItem(
+                    seq=seq, frame=got.frame, command=got.command,
+                    param1=got.param1, param2=got.param2, param3=got.param3, param4=got.param4,
+                    x=int(x), y=int(y), z=got.z, current=got.current,
+                    autocontinue=got.autocontinue, mission_type=MissionType(mt),
+                )
+            )  # fmt: skip
+        link.send(
+            mavlink2.MAVLink_mission_ack_message(sysid, compid, mavlink2.MAV_MISSION_ACCEPTED, mt),
+            sysid,
+        )
+        return items
+
+
+async def clear_plan(
+    link: MavLink,
+    sysid: int,
+    compid: int,
+    mission_type: MissionType = MissionType.MISSION,
+    *,
+    timeout_s: float = ACK_TIMEOUT_S,
+    retries: int = RETRIES,
+) -> None:
+    what = f"{_kind(mission_type)} clear"
+    mt = int(mission_type)
+    with link.collect(sysid, ["MISSION_ACK"]) as q:
+        for _ in range(retries + 1):
+            link.send(mavlink2.MAVLink_mission_clear_all_message(sysid, compid, mt), sysid)
+            deadline = time.monotonic() + timeout_s
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    m = await asyncio.wait_for(q.get(), left)
+                except TimeoutError:
+                    break
+                if not _ours(link, m, mt):
+                    continue
+                if m.type == mavlink2.MAV_MISSION_ACCEPTED:
+                    return
+                raise MissionTransferError(
+                    f"vehicle {sysid}: {what} refused: {mission_result_name(m.type)}", m.type
+                )
+            _check_link(link, sysid, what)
+    raise Timeout(f"vehicle {sysid}: {what}: no MISSION_ACK after {retries + 1} tries")
