@@ -1,0 +1,201 @@
+"""Routes: shortest paths that stay inside a free region, and the S-order of cells.
+
+`Router` answers "how do I get from p to q without leaving `free`": a straight line when it
+fits (checked for many legs at once), otherwise the shortest path through a visibility graph
+of the region's reflex corners, built lazily on the first leg that needs it (all-pairs
+shortest paths by a vectorised Floyd-Warshall, so each later query is a few array ops).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from missions.coverage import Lanes
+from missions.errors import PlanError
+
+# Graph nodes sit this far inside the free region, so legs between them are strictly inside.
+NODE_INSET_M = 0.5
+# Tolerance of the "is this leg inside" test, for endpoints computed on the boundary.
+CHECK_TOL_M = 0.01
+
+
+def _reflex_vertices(geom: BaseGeometry) -> NDArray[np.float64]:
+    """Vertices where the free region's interior angle exceeds 180 degrees."""
+    out = []
+    for poly in shapely.get_parts(shapely.orient_polygons(geom)):
+        for ring in [poly.exterior, *poly.interiors]:
+            c = np.asarray(ring.coords)[:-1]
+            if len(c) < 3:
+                continue
+            prev = c - np.roll(c, 1, axis=0)
+            nxt = np.roll(c, -1, axis=0) - c
+            cross = prev[:, 0] * nxt[:, 1] - prev[:, 1] * nxt[:, 0]
+            out.append(c[cross < 0])
+    return np.vstack(out) if out else np.zeros((0, 2))
+
+
+@dataclass
+class Router:
+    free: BaseGeometry
+    _check: BaseGeometry = field(init=False, repr=False)
+    _nodes: NDArray[np.float64] | None = field(default=None, init=False, repr=False)
+    _dist: NDArray[np.float64] | None = field(default=None, init=False, repr=False)
+    _next: NDArray[np.int64] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._check = self.free.buffer(CHECK_TOL_M)
+        shapely.prepare(self._check)
+
+    def visible(self, a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Whether each straight leg a[i] -> b[i] stays inside the free region."""
+        a = np.asarray(a, dtype=float).reshape(-1, 2)
+        b = np.asarray(b, dtype=float).reshape(-1, 2)
+        if not len(a):
+            return np.zeros(0, dtype=bool)
+        same = np.all(np.abs(a - b) < 1e-9, axis=1)
+        b = np.where(same[:, None], b + 1e-6, b)
+        return shapely.covers(self._check, shapely.linestrings(np.stack([a, b], axis=1)))
+
+    def _build(self) -> None:
+        inset = self.free.buffer(-NODE_INSET_M, join_style="mitre")
+        # Simplify within the inset so that the graph stays small on jagged boundaries
+        # while every node is still inside the free region.
+        inset = inset.simplify(NODE_INSET_M * 0.9)
+        nodes = _reflex_vertices(inset)
+        n = len(nodes)
+        dist = np.full((n, n), np.inf)
+        np.fill_diagonal(dist, 0.0)
+        if n > 1:
+            i, j = np.triu_indices(n, 1)
+            ok = self.visible(nodes[i], nodes[j])
+            d = np.linalg.norm(nodes[i] - nodes[j], axis=1)
+            dist[i[ok], j[ok]] = d[ok]
+            dist[j[ok], i[ok]] = d[ok]
+        nxt = np.tile(np.arange(n), (n, 1))
+        for k in range(n):
+            via = dist[:, k : k + 1] + dist[k : k + 1, :]
+            better = via < dist
+            dist = np.where(better, via, dist)
+            nxt = np.where(better, nxt[:, k : k + 1], nxt)
+        self._nodes, self._dist, self._next = nodes, dist, nxt
+
+    def path(self, p: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Shortest path p -> q inside the free region, as an (M, 2) array from p to q."""
+        p = np.asarray(p, dtype=float)
+        q = np.asarray(q, dtype=float)
+        if self.visible(p, q)[0]:
+            return np.vstack([p, q])
+        if self._nodes is None:
+            self._build()
+        assert self._nodes is not None and self._dist is not None and self._next is not None
+        nodes = self._nodes
+        n = len(nodes)
+        vp = self.visible(np.tile(p, (n, 1)), nodes) if n else np.zeros(0, bool)
+        vq = self.visible(nodes, np.tile(q, (n, 1))) if n else np.zeros(0, bool)
+        if not vp.any() or not vq.any():
+            raise PlanError(
+                "no way found between two parts of the area inside the flyable region "
+                f"(from x={p[0]:.0f} y={p[1]:.0f} m to x={q[0]:.0f} y={q[1]:.0f} m); are "
+                "they separated by a hole? Plan the parts separately or widen --turn-margin"
+            )
+        ip, iq = np.flatnonzero(vp), np.flatnonzero(vq)
+        dp = np.linalg.norm(nodes[ip] - p, axis=1)
+        dq = np.linalg.norm(nodes[iq] - q, axis=1)
+        total = dp[:, None] + self._dist[np.ix_(ip, iq)] + dq[None, :]
+        a, b = np.unravel_index(int(np.argmin(total)), total.shape)
+        if not np.isfinite(total[a, b]):
+            raise PlanError(
+                "no way found inside the flyable region between two parts of the area; plan "
+                "the disconnected parts separately or widen --turn-margin"
+            )
+        i, j = int(ip[a]), int(iq[b])
+        seq = [i]
+        while i != j:
+            i = int(self._next[i, j])
+            seq.append(i)
+        return np.vstack([p, nodes[seq], q])
+
+    def connect(self, a: NDArray[np.float64], b: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+        """Paths for many legs: straight where they fit (one vectorised test), else routed."""
+        ok = self.visible(a, b)
+        out = []
+        for k in range(len(a)):
+            out.append(np.vstack([a[k], b[k]]) if ok[k] else self.path(a[k], b[k]))
+        return out
+
+
+def path_length(path: NDArray[np.float64]) -> float:
+    return float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum()) if len(path) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Route:
+    """An ordered sweep: lanes flown in order, each start->end, with routed links between."""
+
+    order: NDArray[np.int64]  # lane indices in flight order
+    start: NDArray[np.float64]  # (N, 2) where each flown lane starts
+    end: NDArray[np.float64]  # (N, 2)
+    links: list[NDArray[np.float64]]  # links[i] joins end[i] to start[i + 1] (M, 2)
+
+
+def order_cells(lanes: Lanes, start_xy: NDArray[np.float64]) -> tuple[list[int], list[int]]:
+    """Cells in a short greedy order from `start_xy`, each with its entry variant.
+
+    Variant bits: 1 = enter at the last row, 2 = first lane flown p1 -> p0.
+    """
+    cells = np.unique(lanes.cell)
+    entries = np.zeros((len(cells), 4, 2))
+    exits = np.zeros((len(cells), 4, 2))
+    for ci, c in enumerate(cells):
+        idx = np.flatnonzero(lanes.cell == c)
+        idx = idx[np.argsort(lanes.row[idx], kind="stable")]
+        n = len(idx)
+        for v in range(4):
+            seq = idx[::-1] if v & 1 else idx
+            flip0 = bool(v & 2)
+            first = lanes.p1[seq[0]] if flip0 else lanes.p0[seq[0]]
+            last_flipped = flip0 ^ ((n - 1) % 2 == 1)
+            last = lanes.p0[seq[-1]] if last_flipped else lanes.p1[seq[-1]]
+            entries[ci, v] = first
+            exits[ci, v] = last
+    todo = np.ones(len(cells), dtype=bool)
+    pos = np.asarray(start_xy, dtype=float)
+    order, variants = [], []
+    for _ in range(len(cells)):
+        d = np.linalg.norm(entries - pos, axis=2)
+        d[~todo] = np.inf
+        ci, v = np.unravel_index(int(np.argmin(d)), d.shape)
+        order.append(int(cells[ci]))
+        variants.append(int(v))
+        todo[ci] = False
+        pos = exits[ci, v]
+    return order, variants
+
+
+def build_route(lanes: Lanes, router: Router, start_xy: NDArray[np.float64]) -> Route:
+    """S-order inside each cell, cells in a short order, links routed inside `router.free`."""
+    if not len(lanes):
+        raise PlanError("the area is too small or thin for a single lane at this altitude")
+    cells, variants = order_cells(lanes, start_xy)
+    order, starts, ends = [], [], []
+    for c, v in zip(cells, variants, strict=True):
+        idx = np.flatnonzero(lanes.cell == c)
+        idx = idx[np.argsort(lanes.row[idx], kind="stable")]
+        if v & 1:
+            idx = idx[::-1]
+        flip = bool(v & 2)
+        for i in idx:
+            a, b = (lanes.p1[i], lanes.p0[i]) if flip else (lanes.p0[i], lanes.p1[i])
+            order.append(int(i))
+            starts.append(a)
+            ends.append(b)
+            flip = not flip
+    start = np.asarray(starts)
+    end = np.asarray(ends)
+    links = router.connect(end[:-1], start[1:])
+    return Route(np.asarray(order), start, end, links)
