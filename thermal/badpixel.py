@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from thermal.georef import latlon_to_offset
+
 
 @dataclass
 class BadPixelFilter:
@@ -29,6 +31,7 @@ class BadPixelFilter:
     _history: dict[tuple[int, int], deque[tuple[int, float, float]]] = field(default_factory=dict)
     _mask: NDArray[np.bool_] | None = None
     _frame: int = 0
+    _origin: tuple[float, float] | None = None
     bad_cells: set[tuple[int, int]] = field(default_factory=set)
 
     @property
@@ -41,19 +44,32 @@ class BadPixelFilter:
         x: NDArray[np.float64],
         y: NDArray[np.float64],
         area_px: NDArray[np.int32],
-        east_m: NDArray[np.float64] | None,
-        north_m: NDArray[np.float64] | None,
+        lat: NDArray[np.float64] | None,
+        lon: NDArray[np.float64] | None,
     ) -> NDArray[np.bool_]:
-        """Record this frame's blobs; returns True for blobs that are (now) known bad."""
+        """Record this frame's blobs with their ground positions (NaN/None without a pose);
+        returns True for blobs that are (now) known bad."""
         self._frame += 1
+        east_m = north_m = None
+        if lat is not None and lon is not None and len(lat) and np.isfinite(lat).any():
+            if self._origin is None:
+                i = int(np.flatnonzero(np.isfinite(lat))[0])
+                self._origin = (float(lat[i]), float(lon[i]))
+            north_m, east_m = latlon_to_offset(*self._origin, lat, lon)
         n = len(x)
         bad = np.zeros(n, bool)
-        cells = np.column_stack((np.floor(x / self.cell_px), np.floor(y / self.cell_px))).astype(int)
+        cells = np.column_stack((np.floor(x / self.cell_px), np.floor(y / self.cell_px))).astype(
+            int
+        )
         for i in range(n):
             if area_px[i] > self.max_blob_px:
                 continue
             key = (int(cells[i, 0]), int(cells[i, 1]))
-            if any((key[0] + dx, key[1] + dy) in self.bad_cells for dx in (-1, 0, 1) for dy in (-1, 0, 1)):
+            if any(
+                (key[0] + dx, key[1] + dy) in self.bad_cells
+                for dx in (-1, 0, 1)
+                for dy in (-1, 0, 1)
+            ):
                 bad[i] = True
                 continue
             e = float(east_m[i]) if east_m is not None else float("nan")
@@ -75,9 +91,7 @@ class BadPixelFilter:
         pts = np.array(hist, np.float64)
         with_pose = pts[np.isfinite(pts[:, 1])]
         if len(with_pose) >= self.min_frames:
-            spread = np.hypot(
-                np.ptp(with_pose[:, 1]), np.ptp(with_pose[:, 2])
-            )
+            spread = np.hypot(np.ptp(with_pose[:, 1]), np.ptp(with_pose[:, 2]))
             return bool(spread > self.min_ground_spread_m)
         recent = pts[-self.min_frames_no_pose :, 0]
         return len(recent) >= self.min_frames_no_pose and recent[-1] - recent[0] == len(recent) - 1

@@ -125,11 +125,13 @@ class CameraModel:
         """Unit rays in camera axes for (N, 2) pixel coordinates (col, row), distortion removed."""
         pts = np.asarray(pixels_xy, np.float64).reshape(-1, 2)
         if self.distorted:
-            norm = cv2.undistortPoints(
-                pts.reshape(-1, 1, 2), self.matrix, self.distortion
-            ).reshape(-1, 2)
+            norm = cv2.undistortPoints(pts.reshape(-1, 1, 2), self.matrix, self.distortion).reshape(
+                -1, 2
+            )
         else:
-            norm = np.column_stack(((pts[:, 0] - self.cx) / self.fx, (pts[:, 1] - self.cy) / self.fy))
+            norm = np.column_stack(
+                ((pts[:, 0] - self.cx) / self.fx, (pts[:, 1] - self.cy) / self.fy)
+            )
         rays = np.column_stack((norm, np.ones(len(norm))))
         return rays / np.linalg.norm(rays, axis=1, keepdims=True)
 

@@ -42,7 +42,9 @@ class ClassifierConfig:
     max_area_m2: float = 40.0  # larger: a building, a field patch
 
 
-def _trap(x: NDArray[np.float64], a: float, b: float, c: float, d: float, floor: float) -> NDArray[np.float64]:
+def _trap(
+    x: NDArray[np.float64], a: float, b: float, c: float, d: float, floor: float
+) -> NDArray[np.float64]:
     """1 on [b, c], falling linearly to `floor` at a and d; 1 where x is NaN (unknown)."""
     up = np.clip((x - a) / max(b - a, 1e-9), 0.0, 1.0)
     down = np.clip((d - x) / max(d - c, 1e-9), 0.0, 1.0)
@@ -103,7 +105,9 @@ def classify(
         * _trap(f.contrast_c, 0.4, 1.5, 18.0, 30.0, 0.3)
         * np.where(grouped == 1.0, 1.0, np.where(np.isnan(grouped), 0.8, 0.55))
     )
-    roundish_big = (_trap(elong, 0.0, 0.0, 1.35, 1.7, 0.0) * _trap(f.area_m2, 0.8, 1.3, 1e9, 1e9, 0.0))
+    roundish_big = _trap(elong, 0.0, 0.0, 1.35, 1.7, 0.0) * _trap(
+        f.area_m2, 0.8, 1.3, 1e9, 1e9, 0.0
+    )
     hot = np.maximum.reduce(
         [
             _trap(f.area_m2, 1.5, 3.0, cfg.max_area_m2, cfg.max_area_m2 * 2, 0.0),

@@ -122,14 +122,20 @@ class Confirmer:
             if i in used_s or key in target.frames:
                 continue  # one sighting per target per frame
             used_s.add(i)
-            target.add(sightings[i], east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
+            target.add(
+                sightings[i], east[i], north[i], chips[i] if chips else None, cfg.correlated_floor
+            )
             touched[id(target)] = target
         for i, s in enumerate(sightings):
             if i in used_s:
                 continue
-            tid = "hit-" + uuid.uuid5(
-                _NAMESPACE, f"{s.vehicle_id}/{s.frame_id}/{s.timestamp!r}/{s.lat:.7f}/{s.lon:.7f}/{i}"
-            ).hex[:12]
+            tid = (
+                "hit-"
+                + uuid.uuid5(
+                    _NAMESPACE,
+                    f"{s.vehicle_id}/{s.frame_id}/{s.timestamp!r}/{s.lat:.7f}/{s.lon:.7f}/{i}",
+                ).hex[:12]
+            )
             target = Target(tid, float(east[i]), float(north[i]), s.uncertainty_m)
             target.add(s, east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
             self.targets.append(target)
@@ -165,7 +171,9 @@ class Confirmer:
             first_seen=min(s.timestamp for s in t.sightings),
             last_seen=t.last_seen,
             sightings=kept,
-            vehicle_ids=tuple(sorted({s.vehicle_id for s in t.sightings if s.vehicle_id is not None})),
+            vehicle_ids=tuple(
+                sorted({s.vehicle_id for s in t.sightings if s.vehicle_id is not None})
+            ),
             chip_png=t.chip[1] if t.chip else None,
             temp_c=max(temps) if temps else None,
         )

@@ -126,7 +126,9 @@ def detect(
         _, vmax, _, (px, py) = cv2.minMaxLoc(cell)
         if vmax < high or labels[y0 + py, x0 + px] != 1:
             continue  # seed already part of a blob filled from another cell
-        area, _, _, rect = cv2.floodFill(labels, None, (x0 + px, y0 + py), label, 0, 0, 8 | cv2.FLOODFILL_FIXED_RANGE)
+        area, _, _, rect = cv2.floodFill(
+            labels, None, (x0 + px, y0 + py), label, 0, 0, 8 | cv2.FLOODFILL_FIXED_RANGE
+        )
         bx, by, bw, bh = rect
         if area >= cfg.min_area_px:
             roi = (labels[by : by + bh, bx : bx + bw] == label).view(np.uint8)

@@ -39,7 +39,9 @@ class GeorefError(ThermalError):
 class Terrain(Protocol):
     """Anything that gives ground elevation (metres above mean sea level) at WGS84 points."""
 
-    def elevation_m(self, lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]: ...
+    def elevation_m(
+        self, lat: NDArray[np.float64], lon: NDArray[np.float64]
+    ) -> NDArray[np.float64]: ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,9 @@ class FunctionTerrain:
 
     fn: Callable[[NDArray[np.float64], NDArray[np.float64]], ArrayLike]
 
-    def elevation_m(self, lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:
+    def elevation_m(
+        self, lat: NDArray[np.float64], lon: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         return np.broadcast_to(np.asarray(self.fn(lat, lon), np.float64), np.shape(lat)).copy()
 
 
@@ -72,7 +76,9 @@ class GridTerrain:
         if self.elevation.ndim != 2 or min(self.elevation.shape) < 2:
             raise GeorefError("terrain: elevation grid must be 2-D and at least 2x2")
 
-    def elevation_m(self, lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:
+    def elevation_m(
+        self, lat: NDArray[np.float64], lon: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         lon0, dlon, _, lat0, _, dlat = self.geotransform
         col = (np.asarray(lon, np.float64) - lon0) / dlon - 0.5
         row = (np.asarray(lat, np.float64) - lat0) / dlat - 0.5
@@ -126,7 +132,14 @@ def latlon_to_offset(
 def rotation_zyx(yaw_deg: float, pitch_deg: float, roll_deg: float) -> NDArray[np.float64]:
     """Body -> NED for aerospace ZYX Euler angles."""
     y, p, r = (math.radians(v) for v in (yaw_deg, pitch_deg, roll_deg))
-    cy, sy, cp, sp, cr, sr = math.cos(y), math.sin(y), math.cos(p), math.sin(p), math.cos(r), math.sin(r)
+    cy, sy, cp, sp, cr, sr = (
+        math.cos(y),
+        math.sin(y),
+        math.cos(p),
+        math.sin(p),
+        math.cos(r),
+        math.sin(r),
+    )
     return np.array(
         [
             [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],

@@ -140,7 +140,9 @@ class Pipeline:
     chips: bool = True
     report_unknown: bool = False  # make sightings of "unknown" blobs too
     confirmer: Confirmer = field(init=False)
-    _bad: dict[tuple[int | None, tuple[int, int]], BadPixelFilter] = field(init=False, default_factory=dict)
+    _bad: dict[tuple[int | None, tuple[int, int]], BadPixelFilter] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.confirmer = Confirmer(self.confirm)
@@ -178,7 +180,7 @@ class Pipeline:
         m = measure(blobs, frame, camera, altitude, self.terrain)
         is_bad = bad.observe(
             blobs.x, blobs.y, blobs.area_px,
-            m.features.east_m if altitude else None, m.features.north_m if altitude else None,
+            m.lat if altitude else None, m.lon if altitude else None,
         )  # fmt: skip
         names, conf, _ = classify(m.features, self.classifier)
         detections, sightings, chips = [], [], []

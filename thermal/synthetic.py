@@ -47,7 +47,9 @@ class Scene:
     bad_pixels: tuple[tuple[int, int], ...] = ()  # (col, row) stuck hot in every frame
 
 
-def _texture(scene: Scene, east: NDArray[np.float64], north: NDArray[np.float64]) -> NDArray[np.float64]:
+def _texture(
+    scene: Scene, east: NDArray[np.float64], north: NDArray[np.float64]
+) -> NDArray[np.float64]:
     rng = np.random.default_rng(scene.seed + 7)
     out = np.zeros_like(east)
     for wavelength in (180.0, 70.0, 31.0):
