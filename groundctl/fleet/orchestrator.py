@@ -29,7 +29,7 @@ from groundctl.config import AirframeConfig
 from groundctl.errors import LinkError
 from groundctl.fleet import assign, preflight, progress, relay
 from groundctl.fleet.config import FleetConfig, VehicleConfig
-from groundctl.fleet.journal import Journal
+from groundctl.fleet.journal import ActiveSortie, Journal
 from groundctl.fleet.sortie import (
     Job,
     build_mission,
@@ -155,7 +155,7 @@ class Orchestrator:
         self._battery_hist: dict[str, deque[tuple[float, float]]] = {
             n: deque(maxlen=200) for n in self.cfg
         }
-        self._reattach: dict[str, object] = {}
+        self._reattach: dict[str, ActiveSortie] = {}
         self._rebuilt = 0
         self._tasks: list[asyncio.Task[None]] = []
         launches = [self.launch_of(n) for n in self.cfg]
@@ -187,16 +187,21 @@ class Orchestrator:
     def search_done(self) -> bool:
         return not progress.remaining(self.all_lanes, self.swept)
 
-    def _remaining_job(self, job: Job) -> Job | None:
-        first = progress.first_unswept(job.lanes, self.swept)
-        if first is None:
+    def _left(self, job: Job, taken: set[int] | frozenset[int] = frozenset()) -> Job | None:
+        """What is left of a job: its lanes not swept (nor `taken` by another drone), as a
+        sortie resuming at the first of them. None when nothing is left."""
+        left = [x for x in job.lanes if x not in self.swept and x not in taken]
+        if not left:
             return None
-        rest = job.sortie.resume_from(first)
-        # Lanes already swept by someone else further on are dropped too.
-        if any(lane in self.swept for lane in rest.lane_ids):
-            keep = progress.remaining(rest.lane_ids, self.swept)
-            rest = sortie_for_lanes(self.plan, keep, job.sortie.launch, rest.segment, rest.index)
-        return Job(job.id if job.id.endswith("+") else job.id + "+", rest, job.role)
+        if tuple(left) == job.lanes:
+            return job
+        base = job.id.rstrip("+")
+        if tuple(left) == job.lanes[job.lanes.index(left[0]) :]:
+            sortie = job.sortie.resume_from(left[0])
+        else:
+            s = job.sortie
+            sortie = sortie_for_lanes(self.plan, left, s.launch, s.segment, s.index)
+        return Job(base + "+", sortie, job.role)
 
     # ------------------------------------------------------------------ set-up
     def assign_plan(self) -> None:
@@ -205,16 +210,13 @@ class Orchestrator:
         self._reattach = dict(active)
         for a in active.values():
             self.swept |= set(a.swept)
-        busy = {a.job.id for a in active.values()}
+        # Lanes a drone in the air is still flying are its own; the rest is handed out.
+        taken = {x for a in active.values() for x in a.job.lanes}
         by_segment: dict[int, list[Job]] = {}
         for job in planned_jobs(self.plan):
-            if job.id in busy or any(a.job.id.startswith(job.id) for a in active.values()):
-                continue
-            rest = self._remaining_job(job)
-            if rest is not None:
-                by_segment.setdefault(job.sortie.segment, []).append(
-                    Job(job.id, rest.sortie) if rest.lanes == job.lanes else rest
-                )
+            left = self._left(job, taken)
+            if left is not None:
+                by_segment.setdefault(job.sortie.segment, []).append(left)
         works = []
         for seg, jobs in by_segment.items():
             first, last = jobs[0].lanes[0], jobs[-1].lanes[-1]
@@ -288,22 +290,33 @@ class Orchestrator:
 
     async def _drone(self, name: str) -> None:
         view = self.views[name]
+        failures = 0
         try:
             active = self._reattach.pop(name, None)
-            if active is not None:
-                await self._fly(name, active.job, reattach=active)  # type: ignore[attr-defined]
+            if isinstance(active, ActiveSortie):
+                await self._fly(name, active.job, reattach=active)
             while not self._stop.is_set():
                 if not self._orders[name].empty():
                     await self._fly_watch(name, self._orders[name].get_nowait())
                     continue
                 if self.queues[name]:
-                    job = self.queues[name].popleft()
-                    rest = self._remaining_job(job)
-                    if rest is not None:
-                        await self._fly(
-                            name,
-                            Job(job.id, rest.sortie, job.role) if rest.lanes == job.lanes else rest,
+                    job = self._left(self.queues[name].popleft())
+                    if job is None:
+                        continue
+                    try:
+                        await self._fly(name, job)
+                        failures = 0
+                    except LinkError as exc:
+                        # Refused or failed before take-off: try again, then give up on it.
+                        failures += 1
+                        view.note = str(exc)
+                        self.journal.event(
+                            "sortie_failed", str(exc), sysid=view.sysid, severity="error"
                         )
+                        self.queues[name].appendleft(job)
+                        if failures >= 3:
+                            raise DroneLost(f"3 sorties in a row failed: {exc}") from None
+                        await asyncio.sleep(2.0)
                     continue
                 if self._finished_for(name):
                     view.phase = "done"
@@ -449,68 +462,155 @@ class Orchestrator:
             what=f"climb to {alt_m:.0f} m",
         )
 
-    async def _fly(self, name: str, job: Job, reattach: object = None) -> None:
+    # ------------------------------------------------------------------ one search sortie
+    async def _prepare(self, name: str, job: Job | None, need_s: float) -> None:
+        """On the ground: wait for a battery good enough, swapping it if needed; pre-flight."""
+        v = self.vehicles[name]
+        af = self.airframe(name)
+        need_pct = preflight.battery_needed_pct(need_s, af)
+        st = self._observe(name)
+        if st.battery is not None and (st.battery.remaining_pct or 0) < need_pct:
+            await self._swap(name)
+        deadline = time.monotonic() + self.step_timeout_s
+        while True:
+            st = self._observe(name)
+            checks = preflight.evaluate(
+                preflight.PreflightState(
+                    name=name,
+                    link_ok=st.link_ok,
+                    heartbeat_age_s=None
+                    if math.isinf(st.last_heartbeat_age_s)
+                    else st.last_heartbeat_age_s,
+                    gps_fix_type=st.gps.fix_type if st.gps else 0,
+                    satellites=st.gps.satellites if st.gps else 0,
+                    home_set=st.home is not None,
+                    battery_pct=st.battery.remaining_pct if st.battery else None,
+                    battery_needed_pct=min(need_pct, 100.0),
+                    fence_uploaded=True,
+                )
+            )
+            if preflight.is_go(checks):
+                self.journal.event("preflight", "GO", sysid=v.sysid, job=job.id if job else "")
+                return
+            bad = "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.ok)
+            self.views[name].note = f"no-go: {bad}"
+            if time.monotonic() > deadline:
+                self.journal.event("preflight", f"NO-GO: {bad}", sysid=v.sysid, severity="error")
+                raise DroneLost(f"pre-flight failed: {bad}")
+            await asyncio.sleep(0.5)
+
+    async def _swap(self, name: str) -> None:
+        view = self.views[name]
+        view.phase = "battery swap"
+        sysid = self.sysid(name)
+        self.journal.event("battery_swap", sysid=sysid)
+        if self.battery_swap is not None:
+            await self.battery_swap(name)
+        else:
+            await asyncio.sleep(self.wall(self.fleet.battery_swap_s))
+        self._battery_hist[name].clear()
+
+    async def _upload(self, name: str, job: Job, items: list, mtype: MissionType) -> None:
+        v = self.vehicles[name]
+        what = "mission" if mtype == MissionType.MISSION else "fence"
+        if await v.mission.matches(items, mtype):
+            self.journal.event(f"{what}_on_board", sysid=v.sysid, job=job.id)
+            return
+        async with self.journal.command(
+            v.sysid, f"upload_{what}", {"job": job.id, "items": len(items)}
+        ) as info:
+            info["opaque_id"] = await v.mission.upload(items, mtype)
+        self.uploads[name] += 1
+
+    async def _takeoff(self, name: str, alt_m: float) -> None:
+        v = self.vehicles[name]
+        async with self.journal.command(v.sysid, "arm"):
+            await v.action.arm()
+        async with self.journal.command(v.sysid, "takeoff", {"alt_rel_m": alt_m}):
+            await v.action.takeoff(alt_m)
+        self.views[name].phase = "takeoff"
+        await v.telemetry.wait_for(
+            lambda s: s.position is not None and s.position.alt_rel_m >= 0.8 * alt_m,
+            timeout_s=self.step_timeout_s,
+            what=f"climb to {alt_m:.0f} m",
+        )
+
+    async def _fly(self, name: str, job: Job, reattach: ActiveSortie | None = None) -> None:
         v = self.vehicles[name]
         view = self.views[name]
         alt = self.transit_alt[name]
         items, lane_end = build_mission(job.sortie, alt)
         link_items = coerce_items(items)
-        self.current[name] = job
-        view.job, view.lanes_total = job.id, len(job.lanes)
         st = self._observe(name)
-        sortie_id: int
-        resumed = False
-        if reattach is not None and st.in_air and await v.mission.matches(link_items):
-            sortie_id = reattach.sortie_id  # type: ignore[attr-defined]
-            self.journal.event("reattached", sysid=v.sysid, sortie_id=sortie_id, job=job.id)
-            resumed = True
-        else:
-            if reattach is not None:
-                self.journal.update_job(reattach.sortie_id, status="aborted")  # type: ignore[attr-defined]
-                if st.in_air:
-                    # In the air with another mission on board: bring it home first.
-                    await self._return_and_land(name, None, job, {}, set())
-                rest = self._remaining_job(job)
-                if rest is None:
-                    return
-                job = rest
-                items, lane_end = build_mission(job.sortie, alt)
-                link_items = coerce_items(items)
-            sortie_id = self.journal.add_job(job, name, v.sysid, content_hash(link_items))
-            view.phase = "pre-flight"
-            await self._prepare(
-                name, job, job.sortie.est_time_s + 2 * alt / self.airframe(name).climb_rate_ms
-            )
-            view.phase = "upload"
+        if reattach is not None:
+            if st.in_air and await v.mission.matches(link_items):
+                self.current[name] = job
+                view.job, view.lanes_total = job.id, len(job.lanes)
+                self.journal.event(
+                    "reattached", sysid=v.sysid, sortie_id=reattach.sortie_id, job=job.id
+                )
+                await self._fly_from_air(name, job, reattach.sortie_id, lane_end, st)
+                return
+            self.journal.update_job(reattach.sortie_id, status="aborted")
+            if st.in_air:
+                # In the air with some other mission on board: bring it home first.
+                self.journal.event(
+                    "reattach_mismatch", "mission on board differs; RTL", sysid=v.sysid
+                )
+                await self._land(name, "mission on board differs")
+            left = self._left(job)
+            if left is None:
+                return
+            job = left
+            items, lane_end = build_mission(job.sortie, alt)
+            link_items = coerce_items(items)
+        self.current[name] = job
+        view.job, view.lanes_total, view.lanes_swept = job.id, len(job.lanes), 0
+        view.phase = "pre-flight"
+        climb = 2 * alt / self.airframe(name).climb_rate_ms
+        await self._prepare(name, job, job.sortie.est_time_s + climb)
+        sortie_id = self.journal.add_job(job, name, v.sysid, content_hash(link_items))
+        view.phase = "upload"
+        try:
             await self._upload(name, job, link_items, MissionType.MISSION)
             await self._upload(name, job, self.fence, MissionType.FENCE)
+        except LinkError:
+            self.journal.update_job(sortie_id, status="aborted")
+            raise
         self.journal.update_job(sortie_id, status="flying")
         try:
-            if not resumed:
-                await self._takeoff(name, alt)
-                async with self.journal.command(v.sysid, "start_mission", {"job": job.id}):
-                    await v.action.start_mission()
-            elif st.mode != FlightMode.MISSION and st.mode != FlightMode.RETURN:
-                # Reattached while it held or waited: continue where the mission stands.
-                async with self.journal.command(
-                    v.sysid, "start_mission", {"job": job.id, "reattach": True}
-                ):
-                    await v.action.start_mission(from_seq=st.mission.current_seq)
-            reason = await self._follow(name, job, sortie_id, lane_end)
+            await self._takeoff(name, alt)
+            async with self.journal.command(v.sysid, "start_mission", {"job": job.id}):
+                await v.action.start_mission()
         except LinkError as exc:
             self.journal.event(
                 "error", str(exc), sysid=v.sysid, severity="error", sortie_id=sortie_id
             )
-            reason = f"error: {exc}"
-        await self._return_and_land(name, sortie_id, job, lane_end, set(), reason)
+            await self._end_sortie(name, job, sortie_id, f"error: {exc}")
+            return
+        await self._fly_from_air(name, job, sortie_id, lane_end, self._observe(name))
 
-    async def _follow(self, name: str, job: Job, sortie_id: int, lane_end: dict[int, int]) -> str:
+    async def _fly_from_air(
+        self, name: str, job: Job, sortie_id: int, lane_end: dict[int, int], st: VehicleState
+    ) -> None:
+        try:
+            reason = await self._follow(name, job, sortie_id, lane_end, st.mode)
+        except LinkError as exc:
+            self.journal.event(
+                "error", str(exc), sysid=st.sysid, severity="error", sortie_id=sortie_id
+            )
+            reason = f"error: {exc}"
+        await self._end_sortie(name, job, sortie_id, reason)
+
+    async def _follow(
+        self, name: str, job: Job, sortie_id: int, lane_end: dict[int, int], mode0: FlightMode
+    ) -> str:
         """Watch the mission until it ends; return why it ended."""
         v = self.vehicles[name]
         view = self.views[name]
         view.phase = "search"
         lost_since: list[float | None] = [None]
-        seen_mission = False
+        seen_mission = mode0 in (FlightMode.MISSION, FlightMode.RETURN, FlightMode.LAND)
         last_seq = max(lane_end.values(), default=0)
         while True:
             await asyncio.sleep(self.poll_s)
@@ -522,22 +622,25 @@ class Orchestrator:
             new = done - self.swept
             if new:
                 self.swept |= new
-                swept_here = [x for x in job.lanes if x in self.swept]
+                self._wake.set()
+            swept_here = [x for x in job.lanes if x in self.swept]
+            if len(swept_here) != view.lanes_swept or new:
                 view.lanes_swept = len(swept_here)
                 self.journal.update_job(
-                    sortie_id, swept=swept_here, progress=len(swept_here) / max(1, len(job.lanes))
+                    sortie_id,
+                    swept=[x for x in job.lanes if x in done],
+                    progress=len(swept_here) / max(1, len(job.lanes)),
                 )
-                self._wake.set()
             if st.mode == FlightMode.MISSION:
                 seen_mission = True
-            if all(x in self.swept for x in job.lanes):
+            if len(swept_here) == len(job.lanes):
                 return "sortie complete"
             if not st.armed and not st.in_air and seen_mission:
                 raise DroneLost("landed or disarmed in the middle of its mission")
             if (
                 seen_mission
                 and st.mode in (FlightMode.RETURN, FlightMode.LAND)
-                and st.mission.current_seq < last_seq
+                and st.mission.current_seq <= last_seq
             ):
                 return f"autopilot switched to {st.mode_name or st.mode.value}"
             pct = st.battery.remaining_pct if st.battery else None
@@ -553,51 +656,51 @@ class Orchestrator:
             if not self._orders[name].empty():
                 return "overwatch"
 
-    async def _return_and_land(
-        self,
-        name: str,
-        sortie_id: int | None,
-        job: Job,
-        lane_end: dict[int, int],
-        _unused: set[int],
-        reason: str = "",
-    ) -> None:
+    async def _end_sortie(self, name: str, job: Job, sortie_id: int, reason: str) -> None:
+        """Close a sortie: what is left of it is flown next (by this drone, or by the others
+        when this one goes on overwatch); come home unless an overwatch takes the drone."""
+        view = self.views[name]
+        view.note = reason
+        self.current[name] = None
+        left = self._left(job)
+        self.journal.event(
+            "sortie_end",
+            reason,
+            sysid=view.sysid,
+            sortie_id=sortie_id,
+            left=list(left.lanes) if left else [],
+        )
+        if reason == "overwatch":
+            self.journal.update_job(sortie_id, status="done", end_reason=reason)
+            if left is not None:
+                self._redistribute(name, [left], exclude={name})
+            return
+        if left is not None:
+            self.queues[name].appendleft(left)
+        self.journal.update_job(sortie_id, status="returning", end_reason=reason)
+        await self._land(name, reason)
+        self.journal.update_job(sortie_id, status="done")
+
+    async def _land(self, name: str, reason: str) -> None:
+        """Return to launch (unless already on the way or down) and wait until disarmed."""
         v = self.vehicles[name]
         view = self.views[name]
         view.phase = "return"
-        view.note = reason
-        if sortie_id is not None:
-            self.journal.update_job(sortie_id, status="returning", end_reason=reason)
-        rest = self._remaining_job(job)
-        if rest is not None and reason != "overwatch":
-            # Resume at the first unswept lane: first thing this drone does next.
-            self.queues[name].appendleft(rest)
-        elif rest is not None:
-            self._redistribute(name, [rest], exclude={name})
         st = self._observe(name)
-        lost_since: list[float | None] = [None]
-        if (
-            reason != "overwatch"
-            and st.in_air
-            and st.mode not in (FlightMode.RETURN, FlightMode.LAND)
-        ):
+        if st.in_air and st.mode not in (FlightMode.RETURN, FlightMode.LAND):
             async with self.journal.command(v.sysid, "RTL", {"reason": reason}):
                 await v.action.return_to_launch()
-        if reason == "overwatch":
-            self.current[name] = None
-            if sortie_id is not None:
-                self.journal.update_job(sortie_id, status="done", end_reason=reason)
-            return
+        lost_since: list[float | None] = [None]
+        deadline = time.monotonic() + max(self.step_timeout_s, self.return_s(name, st) * 3)
         while True:
             st = self._observe(name)
             await self._check_link(name, st, lost_since)
             if st.link_ok and not st.in_air and not st.armed:
                 break
+            if time.monotonic() > deadline:
+                raise DroneLost("did not land after return to launch")
             await asyncio.sleep(self.poll_s)
         view.phase = "landed"
-        self.current[name] = None
-        if sortie_id is not None:
-            self.journal.update_job(sortie_id, status="done")
 
     # ------------------------------------------------------------------ lost drones
     def _on_lost(self, name: str, why: str) -> None:

@@ -1,0 +1,76 @@
+"""Simulated drones for `groundctl fly --sim N` and the fleet tests.
+
+Starts `sim.SimFleet` in this process on free loopback ports, one MAVLink endpoint per drone,
+and gives the orchestrator a battery-swap hook that does on the ground what a crew does:
+put in a charged battery (here: set the simulated battery to full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from groundctl import config
+from missions.plan import Plan
+
+
+@dataclass
+class SimHandle:
+    fleet: Any  # sim.SimFleet
+    endpoints: list[tuple[str, int]]  # (url, sysid) per drone
+    names: dict[str, int] = field(default_factory=dict)  # fleet name -> vehicle index
+    swaps: dict[str, int] = field(default_factory=dict)
+
+    def vehicle(self, name: str) -> Any:
+        return self.fleet.vehicles[self.names[name]]
+
+    def name_drones(self, names: Sequence[str]) -> None:
+        self.names = {n: i for i, n in enumerate(names)}
+
+    async def swap_battery(self, name: str) -> None:
+        """A charged battery, a short pause for the crew (half a simulated minute)."""
+        v = self.vehicle(name)
+        v.faults.set_battery(100.0)
+        self.swaps[name] = self.swaps.get(name, 0) + 1
+        await asyncio.sleep(30.0 / self.fleet.speedup)
+
+    async def stop(self) -> None:
+        await self.fleet.stop()
+
+
+async def start_sim(
+    plan: Plan,
+    n: int,
+    *,
+    flavour: str = "px4",
+    speedup: float = 10.0,
+    airframe: str = "mavic3t",
+    seed: int = 0,
+    **kwargs: Any,
+) -> SimHandle:
+    """Start `n` simulated drones at the plan's first launch point, on free ports."""
+    from sim.fleet import SimFleet
+
+    lat, lon = plan.segments[0].launch
+    fleet = SimFleet(
+        vehicles=n,
+        autopilot=flavour,
+        airframe=config.airframe(airframe),
+        home=(lat, lon, 400.0),
+        speedup=speedup,
+        seed=seed,
+        gcs_port=None,
+        api_base_port=0,
+        tcp_base_port=0,
+        **kwargs,
+    )
+    await fleet.start()
+    endpoints = []
+    for v in fleet.vehicles:
+        url = v.ports.tcp_url if flavour == "ardupilot" and v.ports.tcp_url else v.ports.api_url
+        endpoints.append((url, v.sysid))
+    handle = SimHandle(fleet, endpoints)
+    handle.name_drones([f"sim{i + 1}" for i in range(n)])
+    return handle
