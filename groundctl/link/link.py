@@ -156,6 +156,8 @@ class MavLink:
 
     async def _start(self) -> None:
         await self._transport.open(self._on_data)
+        if self.endpoint.kind == "udpin" and self.endpoint.port == 0:
+            self.url = f"udpin://{self.endpoint.host}:{self.local_port}"
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name=f"gcs hb {self.url}"))
         self._tasks.append(asyncio.create_task(self._watchdog(), name=f"watchdog {self.url}"))
 

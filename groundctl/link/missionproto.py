@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 
 from groundctl.link.errors import LinkLostError, MissionTransferError, Timeout
+from groundctl.link.ext import ext_u32
 from groundctl.link.link import MavLink, mavlink2
 from groundctl.link.types import MissionItem, MissionType
 
@@ -109,7 +110,7 @@ async def upload_plan(
                 if m.type == mavlink2.MAV_MISSION_ACCEPTED:
                     if count and not requested:
                         continue  # an ACK before any request is a stale one of an earlier transfer
-                    return int(getattr(m, "opaque_id", 0) or 0)
+                    return ext_u32(m, "opaque_id")
                 if m.type == mavlink2.MAV_MISSION_OPERATION_CANCELLED and not requested:
                     continue  # the cancel of a previous attempt
                 raise MissionTransferError(

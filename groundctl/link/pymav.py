@@ -14,6 +14,7 @@ from typing import Any
 from groundctl.errors import LinkError
 from groundctl.link.commands import send_command
 from groundctl.link.errors import DuplicateSysidError, ParamError, Timeout, UnsupportedError
+from groundctl.link.ext import ext_u32
 from groundctl.link.link import MavLink, VehicleRecord, mavlink2
 from groundctl.link.missionproto import clear_plan, download_plan, upload_plan
 from groundctl.link.modes import decode_mode, encode_mode
@@ -67,6 +68,8 @@ class _Tracker:
         self.mission_seq = 0
         self.mission_total = 0
         self.mission_id = 0
+        self.fence_id = 0
+        self.rally_id = 0
         self.mission_state = 0
         self.reached: list[int] = []
         self.last_statustext: StatusText | None = None
@@ -168,7 +171,9 @@ class _Tracker:
         elif total == 65535:
             self.mission_total = 0
         self.mission_state = getattr(m, "mission_state", 0)
-        self.mission_id = int(getattr(m, "mission_id", 0) or 0)
+        self.mission_id = ext_u32(m, "mission_id", 0)
+        self.fence_id = ext_u32(m, "fence_id", 1)
+        self.rally_id = ext_u32(m, "rally_points_id", 2)
 
     def _item_reached(self, m: Any) -> None:
         seq = m.seq
@@ -467,10 +472,15 @@ class _Missions(MissionPlans):
         ours = _coerce(items, mt)
         h = mission_hash(ours)
         t = self.v._tracker
-        if mt == MissionType.MISSION and t.mission_id:
+        held_id = {
+            MissionType.MISSION: t.mission_id,
+            MissionType.FENCE: t.fence_id,
+            MissionType.RALLY: t.rally_id,
+        }[mt]
+        if held_id:
             expected = known_id or self.ids.get((int(mt), h))
             if expected:
-                return expected == t.mission_id
+                return expected == held_id
         if mt == MissionType.MISSION and t.mission_total and t.mission_total != len(ours):
             return False
         held = await self.download(mt)
