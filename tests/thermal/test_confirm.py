@@ -1,0 +1,123 @@
+"""Confirmation of targets across frames and drones."""
+
+import cv2
+import numpy as np
+import pytest
+
+from thermal.camera import CameraModel
+from thermal.confirm import ConfirmConfig, Confirmer
+from thermal.frame import Gimbal, Pose, PoseSigma
+from thermal.georef import latlon_to_offset, offset_to_latlon
+from thermal.hit import Sighting
+from thermal.pipeline import Pipeline
+from thermal.synthetic import Scene, SceneObject, render, truth_latlon
+
+LAT0, LON0 = 47.39, 8.54
+
+
+def sighting(north, east, frame, vehicle=1, cls="person", conf=0.8, unc=2.0, t=None):
+    lat, lon = offset_to_latlon(LAT0, LON0, north, east)
+    return Sighting(
+        frame, float(frame if t is None else t), vehicle, float(lat), float(lon), unc, cls, conf
+    )
+
+
+def offset(hit):
+    n, e = latlon_to_offset(LAT0, LON0, hit.lat, hit.lon)
+    return float(n), float(e)
+
+
+def test_one_frame_is_not_enough_two_are():
+    c = Confirmer()
+    assert c.add([sighting(10, 5, frame=1)]) == []
+    hits = c.add([sighting(11, 5.5, frame=2)])
+    assert len(hits) == 1
+    h = hits[0]
+    assert (h.target_class, len(h.sightings), h.first_seen, h.last_seen) == ("person", 2, 1.0, 2.0)
+    assert offset(h) == pytest.approx((10.5, 5.25), abs=0.01)
+    # configurable: three frames
+    c3 = Confirmer(ConfirmConfig(min_frames=3))
+    c3.add([sighting(0, 0, 1)])
+    assert c3.add([sighting(0.5, 0, 2)]) == []
+    assert len(c3.add([sighting(0.2, 0.1, 3)])) == 1
+
+
+def test_two_detections_in_one_frame_do_not_confirm_each_other():
+    c = Confirmer()
+    assert c.add([sighting(0, 0, 1), sighting(1.0, 0, 1)]) == []
+    assert len(c.targets) == 2
+
+
+def test_far_apart_sightings_are_different_targets_and_ids_are_stable():
+    c = Confirmer()
+    c.add([sighting(0, 0, 1), sighting(200, 0, 1)])
+    hits = c.add([sighting(0.5, 0, 2), sighting(199, 1, 2)])
+    assert len(hits) == 2
+    ids = {h.id for h in hits}
+    later = c.add([sighting(0.2, 0.3, 3)])
+    assert later[0].id in ids
+    assert len(later[0].sightings) == 3
+    assert len({h.id for h in c.hits}) == 2
+
+
+def test_confirmation_across_drones_and_weighted_position():
+    c = Confirmer()
+    c.add([sighting(0.0, 0.0, frame=7, vehicle=1, unc=1.0)])
+    hits = c.add(
+        [sighting(3.0, 0.0, frame=7, vehicle=2, unc=3.0)]
+    )  # same frame number, other drone
+    assert len(hits) == 1
+    assert hits[0].vehicle_ids == (1, 2)
+    # inverse-variance: (0/1 + 3/9) / (1 + 1/9) = 0.3
+    assert offset(hits[0])[0] == pytest.approx(0.3, abs=0.01)
+    assert hits[0].uncertainty_m < 1.0
+
+
+def test_class_is_a_confidence_weighted_vote():
+    c = Confirmer()
+    c.add([sighting(0, 0, 1, cls="animal", conf=0.4)])
+    c.add([sighting(0, 0.5, 2, cls="person", conf=0.9)])
+    hits = c.add([sighting(0.3, 0, 3, cls="unknown", conf=0.2)])
+    assert hits[0].target_class == "person"
+    assert 0 < hits[0].confidence < 1
+
+
+def test_gap_in_time_starts_a_new_target():
+    c = Confirmer(ConfirmConfig(max_gap_s=60))
+    c.add([sighting(0, 0, 1, t=0)])
+    assert c.add([sighting(0, 0, 2, t=500)]) == []
+
+
+def test_pipeline_confirms_a_person_over_a_pass_with_pose_noise():
+    """A drone flies over a lying person at 80 m with a noisy navigation solution; the hit is
+    confirmed, placed within a few metres, and carries a PNG chip."""
+    cam = CameraModel.from_fov(640, 512, 49.4, name="mavic3t")
+    person = SceneObject("person", 3.0, 40.0, 1.7, 0.5, 26.0, heading_deg=60.0)
+    scene = Scene(LAT0, LON0, (person,), seed=3)
+    rng = np.random.default_rng(11)
+    pipe = Pipeline(cam)
+    for k in range(12):
+        north = k * 7.0
+        lat, lon = offset_to_latlon(LAT0, LON0, north, 0.0)
+        true = Pose(float(lat), float(lon), alt_agl_m=80.0, yaw_deg=0.0)
+        n_err, e_err = rng.normal(0, 1.0, 2)
+        lat_r, lon_r = offset_to_latlon(LAT0, LON0, north + n_err, e_err)
+        reported = Pose(
+            float(lat_r), float(lon_r), alt_agl_m=80.0 + rng.normal(0, 1.0),
+            yaw_deg=float(rng.normal(0, 0.7)), gimbal=Gimbal(pitch_deg=-90 + float(rng.normal(0, 0.5))),
+            sigma=PoseSigma(1.0, 1.0, 0.8),
+        )  # fmt: skip
+        pipe.process(
+            render(scene, cam, true, 80.0, reported_pose=reported, frame_id=k, timestamp=k)
+        )
+    hits = pipe.hits
+    assert len(hits) == 1
+    h = hits[0]
+    assert h.target_class == "person" and h.confidence > 0.8
+    assert len(h.sightings) >= 4
+    t_lat, t_lon = truth_latlon(scene, person)
+    n, e = latlon_to_offset(t_lat, t_lon, h.lat, h.lon)
+    assert np.hypot(n, e) < 3.0
+    assert h.uncertainty_m < 5.0
+    chip = cv2.imdecode(np.frombuffer(h.chip_png, np.uint8), cv2.IMREAD_COLOR)
+    assert chip is not None and chip.shape[2] == 3 and 16 <= chip.shape[0] <= 48
