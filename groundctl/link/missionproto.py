@@ -2,10 +2,12 @@
 
 Upload: MISSION_COUNT, then answer every MISSION_REQUEST_INT (or legacy MISSION_REQUEST) the
 vehicle sends — repeated requests included, a lossy radio makes them — until MISSION_ACK.
-When nothing arrives for `timeout_s` (1500 ms per the spec) the last message is re-sent; five
-silent timeouts in a row end the transfer. Download: MISSION_REQUEST_LIST -> MISSION_COUNT,
-then MISSION_REQUEST_INT per item with a per-item timeout (250 ms per the spec, stretched to
-the measured round trip on slow links), five retries per item, MISSION_ACK at the end.
+When nothing arrives the last message is re-sent: after `timeout_s` (1500 ms per the spec)
+until the round trip is measured, then after 4 round trips (at least 200 ms), since on a
+lossy link most stalls are one lost item; 5 × 1500 ms of silence ends the transfer.
+Download: MISSION_REQUEST_LIST -> MISSION_COUNT, then MISSION_REQUEST_INT per item with a
+per-item timeout (250 ms per the spec, stretched to the measured round trip on slow links),
+five retries per item, MISSION_ACK at the end.
 """
 
 from __future__ import annotations
@@ -82,14 +84,19 @@ async def upload_plan(
     with link.collect(sysid, ["MISSION_REQUEST_INT", "MISSION_REQUEST", "MISSION_ACK"]) as q:
         last: object = mavlink2.MAVLink_mission_count_message(sysid, compid, count, mt)
         link.send(last, sysid)
-        silent = 0
+        sent_at = time.monotonic()
+        rtt_s: float | None = None
+        silent_s = 0.0
         while True:
+            # Resend sooner than the spec's 1.5 s once the round trip is known: on a lossy
+            # radio most stalls are one lost item, and the vehicle ignores duplicates.
+            wait_s = timeout_s if rtt_s is None else min(timeout_s, max(0.2, 4 * rtt_s))
             try:
-                m = await asyncio.wait_for(q.get(), timeout_s)
+                m = await asyncio.wait_for(q.get(), wait_s)
             except TimeoutError:
-                silent += 1
+                silent_s += wait_s
                 _check_link(link, sysid, what)
-                if silent > retries:
+                if silent_s > (retries + 1) * timeout_s:
                     link.send(
                         mavlink2.MAVLink_mission_ack_message(
                             sysid, compid, mavlink2.MAV_MISSION_OPERATION_CANCELLED, mt
@@ -98,13 +105,13 @@ async def upload_plan(
                     )
                     raise Timeout(
                         f"vehicle {sysid}: {what} stalled: it requested {len(requested)} of "
-                        f"{count} items, then nothing for {retries + 1} × {timeout_s:.1f} s"
+                        f"{count} items, then nothing for {silent_s:.1f} s"
                     ) from None
                 link.send(last, sysid)  # our message or its request was lost: say it again
                 continue
             if not _ours(link, m, mt):
                 continue
-            silent = 0
+            silent_s = 0.0
             t = m.get_type()
             if t == "MISSION_ACK":
                 if m.type == mavlink2.MAV_MISSION_ACCEPTED:
@@ -121,6 +128,9 @@ async def upload_plan(
             seq = m.seq
             if not 0 <= seq < count:
                 continue
+            if seq not in requested:
+                sample = time.monotonic() - sent_at
+                rtt_s = sample if rtt_s is None else 0.8 * rtt_s + 0.2 * sample
             requested.add(seq)
             it = items[seq]
             last = (
@@ -129,6 +139,7 @@ async def upload_plan(
                 else _legacy_item_msg(sysid, compid, it)
             )
             link.send(last, sysid)
+            sent_at = time.monotonic()
 
 
 async def download_plan(
