@@ -237,6 +237,7 @@ class SimVehicle:
         self.fence_breached = False
         self.failsafe = ""
         self._upload: _Upload | None = None
+        self._last_command: tuple[Any, int, float] | None = None
         self._last_upload: tuple[int, int, int, tuple[int, int]] | None = None
         self._phys_done_s = now
         self.streams = dict(DEFAULT_STREAMS)
@@ -678,8 +679,7 @@ class SimVehicle:
             msg.param6,
             msg.param7,
         ]
-        result = self.command(msg.command, params, frame=None, requester=self._requester(msg))
-        self._ack(msg.command, result, self._requester(msg))
+        self._run_command(msg.command, params, None, self._requester(msg), msg.confirmation)
 
     def _on_command_int(self, msg: Any) -> None:
         params = [msg.param1, msg.param2, msg.param3, msg.param4, msg.x / 1e7, msg.y / 1e7, msg.z]
@@ -691,8 +691,31 @@ class SimVehicle:
             M.MAV_CMD_NAV_LAND,
         ):
             params[4], params[5] = float(msg.x), float(msg.y)
-        result = self.command(msg.command, params, frame=msg.frame, requester=self._requester(msg))
-        self._ack(msg.command, result, self._requester(msg))
+        self._run_command(msg.command, params, msg.frame, self._requester(msg), 1)
+
+    def _run_command(
+        self,
+        cmd: int,
+        params: list[float],
+        frame: int | None,
+        requester: tuple[int, int],
+        confirmation: int,
+    ) -> None:
+        # A ground station re-sends a command whose ACK was lost; answer it with the first
+        # result instead of executing it again (a second take-off would fail).
+        key = (requester, cmd, tuple(_nan_safe(x) for x in params), frame)
+        last = self._last_command
+        if (
+            confirmation > 0
+            and last is not None
+            and last[0] == key
+            and self.clock.wall() - last[2] < 3.0
+        ):
+            self._ack(cmd, last[1], requester)
+            return
+        result = self.command(cmd, params, frame=frame, requester=requester)
+        self._last_command = (key, result, self.clock.wall())
+        self._ack(cmd, result, requester)
 
     def command(
         self,
@@ -1928,6 +1951,10 @@ def _quat(roll_deg: float, pitch_deg: float, yaw_deg: float) -> list[float]:
         cr * sp * cy + sr * cp * sy,
         cr * cp * sy - sr * sp * cy,
     ]
+
+
+def _nan_safe(x: float) -> float | str:
+    return "nan" if x != x else x
 
 
 def _param_name(raw: Any) -> str:

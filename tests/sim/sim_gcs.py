@@ -14,9 +14,9 @@ from typing import Any
 
 os.environ.setdefault("MAVLINK20", "1")
 
-from pymavlink import mavutil  # noqa: E402
+from pymavlink import mavutil
 
-from sim import mavext  # noqa: E402
+from sim import mavext
 
 mavext.install(mavutil.mavlink)
 M = mavutil.mavlink
@@ -154,8 +154,8 @@ class Gcs:
                     p2,
                     p3,
                     p4,
-                    int(round(lat * 1e7)),
-                    int(round(lon * 1e7)),
+                    round(lat * 1e7),
+                    round(lon * 1e7),
                     alt,
                     mission_type,
                 )

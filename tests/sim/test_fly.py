@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sim_gcs import HOME, Gcs, M, offset, takeoff, waypoint
 
 from sim import SimFleetThread
-from sim_gcs import HOME, M, Gcs, offset, takeoff, waypoint
 
 SPEEDUP = 20
 
