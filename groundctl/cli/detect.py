@@ -1,0 +1,359 @@
+"""`groundctl detect PATH`: run the thermal pipeline over recorded footage.
+
+PATH is an image, a folder of images (with JSON sidecars or DJI/FLIR metadata), a video, an
+RTSP/HTTP URL or a frame-stream recording (``.gctf``). Confirmed hits are printed as a table
+and written as GeoJSON or CSV; ``--annotate DIR`` writes every frame with detections, boxes
+and labels drawn, for a person to check.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import json
+import warnings
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import cv2
+import numpy as np
+import typer
+from pyproj import Transformer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from groundctl.cli import app
+from groundctl.cli.context import CliContext, cli_context
+from groundctl.config import CameraConfig
+from groundctl.errors import ConfigError
+from missions.errors import MissionError
+from thermal.camera import CameraModel
+from thermal.confirm import ConfirmConfig
+from thermal.errors import ThermalError
+from thermal.frame import Scale, ThermalFrame
+from thermal.georef import RelativeAltitudeWarning
+from thermal.hit import Hit
+from thermal.pipeline import FrameResult, Pipeline
+from thermal.readers import (
+    ReadOptions,
+    SkipLog,
+    is_url,
+    iter_frames,
+    list_inputs,
+)
+
+COLOURS = {  # BGR
+    "person": (60, 60, 255),
+    "animal": (60, 200, 60),
+    "vehicle_or_hot_object": (255, 160, 40),
+    "unknown": (200, 200, 200),
+}
+
+
+def camera_model(cam: CameraConfig) -> CameraModel:
+    """The catalogue's camera as intrinsics for the pipeline."""
+    return CameraModel.from_focal_length(
+        cam.width_px,
+        cam.height_px,
+        cam.focal_length_mm,
+        cam.pixel_pitch_um,
+        distortion=cam.distortion,
+        name=cam.name,
+    )
+
+
+class DemTerrain:
+    """A `missions.terrain.Dem` as a `thermal.georef.Terrain`: NaN off the DEM or on voids,
+    because a ray being marched may well leave the DEM before it meets the ground."""
+
+    def __init__(self, dem: Any) -> None:
+        self.dem = dem
+        self._to_crs = Transformer.from_crs("EPSG:4326", dem.crs, always_xy=True)
+
+    def elevation_m(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+        x, y = self._to_crs.transform(lon, lat)
+        col = (np.asarray(x) - self.dem.x0) / self.dem.sx
+        row = (self.dem.y0 - np.asarray(y)) / self.dem.sy
+        rows, cols = self.dem.z.shape
+        inside = (col >= -0.5) & (col <= cols - 0.5) & (row >= -0.5) & (row <= rows - 0.5)
+        out = np.full(lat.shape, np.nan)
+        if inside.any():
+            # voids under these points: leave NaN
+            with contextlib.suppress(MissionError):
+                out[inside] = self.dem.elevation(lat[inside], lon[inside])
+        return out
+
+
+class CameraResolver:
+    """Frames name their camera (sidecar `camera`); look each name up once."""
+
+    def __init__(self, ctx: CliContext, forced: str | None, console: Console) -> None:
+        self.ctx, self.console = ctx, console
+        self.cache: dict[str, CameraModel | None] = {}
+        self.forced = camera_model(ctx.camera(forced)) if forced else None
+
+    def __call__(self, frame: ThermalFrame) -> CameraModel | None:
+        if self.forced is not None:
+            return self.forced
+        name = frame.camera
+        if not name:
+            return None
+        if name not in self.cache:
+            try:
+                self.cache[name] = camera_model(self.ctx.camera(name))
+            except ConfigError as exc:
+                self.console.print(
+                    f"[yellow]warning:[/] {exc}; frames of camera '{name}' are not placed on the ground"
+                )
+                self.cache[name] = None
+        return self.cache[name]
+
+
+@app.command("detect")
+def detect_command(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="Image, folder, video, RTSP URL or .gctf recording.")],
+    camera: Annotated[
+        str | None,
+        typer.Option(
+            "--camera",
+            help="Camera name (see `groundctl configs list`); default: each frame's own.",
+        ),
+    ] = None,
+    dem: Annotated[
+        Path | None,
+        typer.Option("--dem", help="GeoTIFF DEM: ray-march the terrain instead of flat ground."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write hits to FILE.geojson or FILE.csv.")
+    ] = None,
+    annotate: Annotated[
+        Path | None,
+        typer.Option("--annotate", help="Write frames with detections drawn to this folder."),
+    ] = None,
+    min_frames: Annotated[
+        int, typer.Option("--min-frames", min=1, help="Frames a target needs to be confirmed.")
+    ] = 2,
+    scale_gain: Annotated[
+        float | None,
+        typer.Option(
+            "--scale-gain", help="16-bit images without sidecar: °C = raw * gain + offset."
+        ),
+    ] = None,
+    scale_offset: Annotated[float, typer.Option("--scale-offset", help="See --scale-gain.")] = 0.0,
+    takeoff_amsl: Annotated[
+        float | None,
+        typer.Option(
+            "--takeoff-amsl",
+            help="Take-off elevation (m AMSL): with --dem, corrects altitudes relative to take-off.",
+        ),
+    ] = None,
+    vehicle_id: Annotated[
+        int | None, typer.Option("--vehicle-id", help="Vehicle id for frames that carry none.")
+    ] = None,
+) -> None:
+    """Find people and animals in thermal footage and place confirmed hits on the map."""
+    console = Console()
+    if output is not None and output.suffix.lower() not in (".geojson", ".json", ".csv"):
+        raise ThermalError(f"{output}: output must end in .geojson, .json or .csv")
+    inputs = list_inputs(path) if not is_url(path) else [path]
+    if not inputs:
+        raise ThermalError(f"{path}: no images, videos or recordings found in this folder")
+    terrain = None
+    if dem is not None:
+        from missions.terrain import Dem  # only when asked for: pyproj set-up is not free
+
+        terrain = DemTerrain(Dem.read(dem))
+    if scale_gain is not None and scale_gain == 0:
+        raise ThermalError("--scale-gain must not be 0")
+    options = ReadOptions(
+        scale=Scale("celsius", scale_gain, scale_offset) if scale_gain is not None else None,
+        camera=camera,
+        vehicle_id=vehicle_id,
+    )
+    pipe = Pipeline(
+        camera=CameraResolver(cli_context(ctx), camera, console),
+        terrain=terrain,
+        takeoff_amsl_m=takeoff_amsl,
+        confirm=ConfirmConfig(min_frames=min_frames),
+    )
+    if annotate is not None:
+        annotate.mkdir(parents=True, exist_ok=True)
+    skips = SkipLog()
+    stats = {"frames": 0, "detections": 0, "unplaced": 0, "bad_pixels": 0}
+    notes: set[str] = set()
+    relative_alt = False
+    videoish = any(
+        is_url(i)
+        or Path(i).suffix.lower() not in (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".pgm", ".bmp")
+        for i in inputs
+    )
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        Progress(
+            TextColumn("[bold]detect"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"), console=console, transient=False,
+        ) as progress,
+    ):  # fmt: skip
+        warnings.simplefilter("always")
+        task = progress.add_task("frames", total=None if videoish else len(inputs), status="")
+        for frame in iter_frames(path, options, skips):
+            result = pipe.process(frame)
+            stats["frames"] += 1
+            stats["detections"] += len(result.detections)
+            stats["bad_pixels"] += result.rejected_bad_pixels
+            if result.note:
+                notes.add(result.note)
+                stats["unplaced"] += 1
+            if annotate is not None and result.detections:
+                _annotate(result, annotate)
+            progress.update(
+                task,
+                advance=1,
+                status=f"{stats['detections']} detections, {len(pipe.hits)} hits, {skips.count} skipped",
+            )
+        relative_alt = any(issubclass(w.category, RelativeAltitudeWarning) for w in caught)
+    hits = pipe.hits
+    if output is not None:
+        _write_hits(output, hits)  # before printing anything else: nothing found is lost
+    _report(console, hits, stats, skips, notes, relative_alt, output)
+
+
+def _annotate(result: FrameResult, folder: Path) -> None:
+    px = result.frame.pixels
+    lo, hi = np.percentile(
+        px[:: max(1, px.shape[0] // 64), :: max(1, px.shape[1] // 64)], [1, 99.9]
+    )
+    grey = np.clip((px - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255).astype(np.uint8)
+    img = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    for d in result.detections:
+        x, y, w, h = d.bbox
+        colour = COLOURS.get(d.target_class, (200, 200, 200))
+        cv2.rectangle(img, (x - 2, y - 2), (x + w + 1, y + h + 1), colour, 1)
+        label = f"{d.target_class.split('_')[0]} {d.confidence:.2f}"
+        if d.temp_c is not None:
+            label += f" {d.temp_c:.1f}C"
+        cv2.putText(
+            img, label, (x, max(10, y - 5)), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA
+        )
+    stem = Path(result.frame.source.split("#")[0]).stem or "frame"
+    name = f"{stem}_{result.frame.vehicle_id or 0}_{result.frame.frame_id:06d}.png"
+    cv2.imwrite(str(folder / name), img)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _hit_properties(h: Hit) -> dict[str, Any]:
+    return {
+        "id": h.id,
+        "class": h.target_class,
+        "confidence": h.confidence,
+        "uncertainty_m": h.uncertainty_m,
+        "first_seen": _iso(h.first_seen),
+        "last_seen": _iso(h.last_seen),
+        "sightings": len(h.sightings),
+        "vehicle_ids": list(h.vehicle_ids),
+        "temp_c": None if h.temp_c is None else round(h.temp_c, 2),
+    }
+
+
+def _write_hits(path: Path, hits: Sequence[Hit]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(
+                [
+                    "id",
+                    "class",
+                    "confidence",
+                    "lat",
+                    "lon",
+                    "uncertainty_m",
+                    "first_seen",
+                    "last_seen",
+                    "sightings",
+                    "vehicle_ids",
+                    "temp_c",
+                ]
+            )
+            for h in hits:
+                p = _hit_properties(h)
+                w.writerow(
+                    [h.id, h.target_class, p["confidence"], f"{h.lat:.7f}", f"{h.lon:.7f}", p["uncertainty_m"],
+                     p["first_seen"], p["last_seen"], p["sightings"], " ".join(map(str, h.vehicle_ids)),
+                     "" if p["temp_c"] is None else p["temp_c"]]
+                )  # fmt: skip
+        return
+    features = []
+    for h in hits:
+        props = _hit_properties(h)
+        if h.chip_png:
+            props["chip_png_base64"] = base64.b64encode(h.chip_png).decode("ascii")
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [round(h.lon, 7), round(h.lat, 7)]},
+                "properties": props,
+            }
+        )
+    path.write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}, indent=1), encoding="utf-8"
+    )
+
+
+def _report(
+    console: Console,
+    hits: Sequence[Hit],
+    stats: dict[str, int],
+    skips: SkipLog,
+    notes: set[str],
+    relative_alt: bool,
+    output: Path | None,
+) -> None:
+    table = Table(title=f"Confirmed hits ({len(hits)})", title_justify="left")
+    for col in (
+        "id",
+        "class",
+        "conf",
+        "lat",
+        "lon",
+        "± m",
+        "seen",
+        "first seen (UTC)",
+        "vehicles",
+        "°C",
+    ):
+        table.add_column(col)
+    for h in sorted(hits, key=lambda h: (h.target_class != "person", -h.confidence)):
+        table.add_row(
+            h.id, h.target_class, f"{h.confidence:.2f}", f"{h.lat:.6f}", f"{h.lon:.6f}",
+            f"{h.uncertainty_m:.1f}", str(len(h.sightings)), _iso(h.first_seen)[11:19],
+            ",".join(map(str, h.vehicle_ids)) or "-", "-" if h.temp_c is None else f"{h.temp_c:.1f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"{stats['frames']} frames, {stats['detections']} detections, {len(hits)} confirmed hits, "
+        f"{skips.count} files skipped, {stats['bad_pixels']} bad-pixel blobs suppressed"
+    )
+    for source, reason in skips.skipped[:10]:
+        console.print(f"[yellow]skipped[/] {source}: {reason}")
+    if skips.count > 10:
+        console.print(f"[yellow]... and {skips.count - 10} more skipped[/]")
+    if relative_alt:
+        console.print(
+            "[yellow]warning:[/] altitudes are relative to take-off (DJI RelativeAltitude), not above "
+            "the ground: positions are off where the ground is higher or lower than the take-off "
+            "point. Give --dem and --takeoff-amsl to correct them."
+        )
+    for note in sorted(notes):
+        console.print(f"[yellow]note:[/] {stats['unplaced']} frame(s): {note}")
+    if output is not None:
+        console.print(f"hits written to {output}")
