@@ -181,7 +181,8 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
             )
 
     lanes = lay_lanes(searchable, flyable, fp.spacing_m, req.sweep_deg)
-    router = Router(flyable)
+    # Routed turns keep a quarter lane spacing off a ragged boundary: a smaller graph.
+    router = Router(flyable, inset_m=float(np.clip(fp.spacing_m / 4, 2.0, 10.0)))
     route = build_route(lanes, router, launch_xy[0])
     xy, kinds, ids = _polyline(route)
     track = Track.from_polyline(xy)
@@ -200,7 +201,10 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
     pieces = {order[j]: pieces_in_order[j] for j in range(k)}
 
     transit_free = shapely.difference(
-        shapely.box(*local.area.buffer(TRANSIT_ROOM_M + 100).bounds), local.holes
+        shapely.box(
+            *(np.asarray(local.area.bounds) + np.r_[-1, -1, 1, 1] * (TRANSIT_ROOM_M + 100))
+        ),
+        local.holes,
     )
     transit_router = Router(transit_free)
     home_ground: list[float | None] = [None] * k
@@ -246,7 +250,7 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
                 Sortie(
                     index=si,
                     segment=vi,
-                    launch=tuple(float(c) for c in local.frame.xy_to_latlon(home)[0]),
+                    launch=tuple(round(float(c), 8) for c in local.frame.xy_to_latlon(home)[0]),
                     waypoints=waypoints,
                     est_time_s=round(est, 1),
                     length_m=round(length, 1),
@@ -272,7 +276,7 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
                 index=vi,
                 vehicle=v.name,
                 speed_ms=v.speed_ms,
-                launch=tuple(float(c) for c in local.frame.xy_to_latlon(home)[0]),
+                launch=tuple(round(float(c), 8) for c in local.frame.xy_to_latlon(home)[0]),
                 lane_ids=tuple(lane_ids_seg),
                 sorties=tuple(sorties),
                 stats=SegmentStats(

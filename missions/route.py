@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+import shapely.ops
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from missions.coverage import Lanes
 from missions.errors import PlanError
 
-# Graph nodes sit this far inside the free region, so legs between them are strictly inside.
-NODE_INSET_M = 0.5
+# Graph nodes sit this far inside the free region, so legs between them are strictly inside;
+# the inset region is simplified by 0.9 of it, which drops the jags of a ragged boundary.
+NODE_INSET_M = 4.0
 # Tolerance of the "is this leg inside" test, for endpoints computed on the boundary.
 CHECK_TOL_M = 0.01
 
@@ -42,10 +44,12 @@ def _reflex_vertices(geom: BaseGeometry) -> NDArray[np.float64]:
 @dataclass
 class Router:
     free: BaseGeometry
+    inset_m: float = NODE_INSET_M
     _check: BaseGeometry = field(init=False, repr=False)
     _nodes: NDArray[np.float64] | None = field(default=None, init=False, repr=False)
     _dist: NDArray[np.float64] | None = field(default=None, init=False, repr=False)
     _next: NDArray[np.int64] | None = field(default=None, init=False, repr=False)
+    _inset: BaseGeometry | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._check = self.free.buffer(CHECK_TOL_M)
@@ -62,17 +66,20 @@ class Router:
         return shapely.covers(self._check, shapely.linestrings(np.stack([a, b], axis=1)))
 
     def _build(self) -> None:
-        inset = self.free.buffer(-NODE_INSET_M, join_style="mitre")
+        inset = self.free.buffer(-self.inset_m, join_style="mitre")
         # Simplify within the inset so that the graph stays small on jagged boundaries
         # while every node is still inside the free region.
-        inset = inset.simplify(NODE_INSET_M * 0.9)
+        inset = inset.simplify(self.inset_m * 0.9)
         nodes = _reflex_vertices(inset)
+        # Node-to-node legs are tested against the (smaller, simpler) inset region.
+        check = inset.buffer(CHECK_TOL_M)
+        shapely.prepare(check)
         n = len(nodes)
         dist = np.full((n, n), np.inf)
         np.fill_diagonal(dist, 0.0)
         if n > 1:
             i, j = np.triu_indices(n, 1)
-            ok = self.visible(nodes[i], nodes[j])
+            ok = shapely.covers(check, shapely.linestrings(np.stack([nodes[i], nodes[j]], axis=1)))
             d = np.linalg.norm(nodes[i] - nodes[j], axis=1)
             dist[i[ok], j[ok]] = d[ok]
             dist[j[ok], i[ok]] = d[ok]
@@ -82,7 +89,7 @@ class Router:
             better = via < dist
             dist = np.where(better, via, dist)
             nxt = np.where(better, nxt[:, k : k + 1], nxt)
-        self._nodes, self._dist, self._next = nodes, dist, nxt
+        self._nodes, self._dist, self._next, self._inset = nodes, dist, nxt, inset
 
     def path(self, p: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
         """Shortest path p -> q inside the free region, as an (M, 2) array from p to q."""
@@ -94,25 +101,54 @@ class Router:
             self._build()
         assert self._nodes is not None and self._dist is not None and self._next is not None
         nodes = self._nodes
-        n = len(nodes)
-        vp = self.visible(np.tile(p, (n, 1)), nodes) if n else np.zeros(0, bool)
-        vq = self.visible(nodes, np.tile(q, (n, 1))) if n else np.zeros(0, bool)
+        # Most legs that need routing are short detours: try the nodes near the leg first.
+        span = float(np.linalg.norm(q - p))
+        detour = np.linalg.norm(nodes - p, axis=1) + np.linalg.norm(nodes - q, axis=1)
+        near = np.flatnonzero(detour <= 1.5 * span + 200.0)
+        for cand in (near, np.arange(len(nodes))):
+            got = self._via(p, q, cand)
+            if got is not None:
+                return got
+        # An end deep in a notch of a ragged boundary may see no node: step onto the inset
+        # region first (the nearest point of it is visible from almost anywhere).
+        assert self._inset is not None
+        p2, q2 = self._onto_inset(p), self._onto_inset(q)
+        got = self._via(p2, q2, np.arange(len(nodes)))
+        if got is not None and self.visible(np.vstack([p, got[-1]]), np.vstack([got[0], q])).all():
+            return np.vstack([p, got, q])
+        raise PlanError(
+            "no way found between two parts of the area inside the flyable region "
+            f"(from x={p[0]:.0f} y={p[1]:.0f} m to x={q[0]:.0f} y={q[1]:.0f} m); are "
+            "they separated by a hole? Plan the parts separately or widen --turn-margin"
+        )
+
+    def _onto_inset(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        assert self._inset is not None
+        pt = shapely.Point(p)
+        if self._inset.is_empty or shapely.covers(self._inset, pt):
+            return p
+        q = shapely.ops.nearest_points(self._inset, pt)[0]
+        return np.array([q.x, q.y])
+
+    def _via(
+        self, p: NDArray[np.float64], q: NDArray[np.float64], cand: NDArray[np.int64]
+    ) -> NDArray[np.float64] | None:
+        assert self._nodes is not None and self._dist is not None and self._next is not None
+        nodes = self._nodes
+        n = len(cand)
+        if not n:
+            return None
+        vp = self.visible(np.tile(p, (n, 1)), nodes[cand])
+        vq = self.visible(nodes[cand], np.tile(q, (n, 1)))
         if not vp.any() or not vq.any():
-            raise PlanError(
-                "no way found between two parts of the area inside the flyable region "
-                f"(from x={p[0]:.0f} y={p[1]:.0f} m to x={q[0]:.0f} y={q[1]:.0f} m); are "
-                "they separated by a hole? Plan the parts separately or widen --turn-margin"
-            )
-        ip, iq = np.flatnonzero(vp), np.flatnonzero(vq)
+            return None
+        ip, iq = cand[vp], cand[vq]
         dp = np.linalg.norm(nodes[ip] - p, axis=1)
         dq = np.linalg.norm(nodes[iq] - q, axis=1)
         total = dp[:, None] + self._dist[np.ix_(ip, iq)] + dq[None, :]
         a, b = np.unravel_index(int(np.argmin(total)), total.shape)
         if not np.isfinite(total[a, b]):
-            raise PlanError(
-                "no way found inside the flyable region between two parts of the area; plan "
-                "the disconnected parts separately or widen --turn-margin"
-            )
+            return None
         i, j = int(ip[a]), int(iq[b])
         seq = [i]
         while i != j:

@@ -14,6 +14,7 @@ splits a segment into sorties.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,35 +100,33 @@ def _greedy(
     track: Track,
     lo: int,
     hi: int,
-    launches: NDArray[np.float64],
+    home: list[NDArray[np.float64]],
     vehicles: list[Vehicle],
     alt_m: float,
     limit_s: float,
 ) -> list[int] | None:
     """Each vehicle in turn takes the longest piece within limit_s; None if the end is not
-    reached. Returns the end sample index of each piece."""
+    reached. `home[k][i]` is the distance from vehicle k's launch to sample lo + i.
+    Returns the end sample index of each piece."""
     a = lo
     ends = []
-    home_out = {}
     for k, v in enumerate(vehicles):
         if a >= hi:
             ends.append(hi)
             continue
-        key = k
-        if key not in home_out:
-            home_out[key] = np.linalg.norm(track.s_xy[lo : hi + 1] - launches[k], axis=1)
-        back = home_out[key]
-        start_in = back[a - lo]
-        idx = np.arange(a + 1, hi + 1)
+        back = home[k]
+        # No piece is longer than what the vehicle flies in limit_s: search only that far.
+        end = min(hi, int(np.searchsorted(track.s, track.s[a] + limit_s * v.speed_ms, "right")))
         t = (
-            (start_in + track.s[idx] - track.s[a] + back[idx - lo]) / v.speed_ms
-            + v.turn_penalty_s * (track.s_turns[idx] - track.s_turns[a])
+            (back[a - lo] + track.s[a + 1 : end + 1] - track.s[a] + back[a - lo + 1 : end - lo + 1])
+            / v.speed_ms
+            + v.turn_penalty_s * (track.s_turns[a + 1 : end + 1] - track.s_turns[a])
             + v.overhead_s(alt_m)
         )
         ok = np.flatnonzero(t <= limit_s)
         if not len(ok):
             return None
-        a = int(idx[ok[-1]])
+        a = a + 1 + int(ok[-1])
         ends.append(a)
     return ends if a >= hi else None
 
@@ -150,21 +149,28 @@ def partition(
     if len(launches) == 1:
         launches = np.repeat(launches, len(vehicles), axis=0)
     slowest = max(piece_time(track, lo, hi, launches[k], v, alt_m) for k, v in enumerate(vehicles))
+    cache: dict[tuple[float, float], NDArray[np.float64]] = {}
+    home = []
+    for p in launches:
+        key = (float(p[0]), float(p[1]))
+        if key not in cache:
+            cache[key] = np.linalg.norm(track.s_xy[lo : hi + 1] - p, axis=1)
+        home.append(cache[key])
     top = slowest if cap_s is None else min(slowest, cap_s)
-    if _greedy(track, lo, hi, launches, vehicles, alt_m, top) is None:
+    if _greedy(track, lo, hi, home, vehicles, alt_m, top) is None:
         if cap_s is None:  # pragma: no cover - the slowest alone always fits
             raise PlanError("internal: cannot partition the route")
         return None
     bottom = 0.0
     for _ in range(40):
         mid = (bottom + top) / 2
-        if _greedy(track, lo, hi, launches, vehicles, alt_m, mid) is None:
+        if _greedy(track, lo, hi, home, vehicles, alt_m, mid) is None:
             bottom = mid
         else:
             top = mid
         if top - bottom < 0.5:
             break
-    ends = _greedy(track, lo, hi, launches, vehicles, alt_m, top)
+    ends = _greedy(track, lo, hi, home, vehicles, alt_m, top)
     assert ends is not None
     pieces, a = [], lo
     for b in ends:
@@ -186,7 +192,7 @@ def split_sorties(
             f"launch, too far for {v.usable_endurance_s / 60:.0f} min of usable battery; "
             "launch closer (--launch) or use more drones"
         )
-    n = 2
+    n = max(2, math.ceil(piece_time(track, a, b, launch, v, alt_m) / v.usable_endurance_s))
     while n <= 200:
         got = partition(track, launch, [v] * n, alt_m, a, b, cap_s=v.usable_endurance_s)
         if got is not None:
