@@ -195,7 +195,9 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
 
     vehicles = list(req.vehicles)
     order = _vehicle_order(track, launch_xy)
-    got = partition(track, launch_xy[order], [vehicles[i] for i in order], req.alt_agl_m)
+    got = partition(
+        track, launch_xy[order], [vehicles[i] for i in order], req.alt_agl_m, sorties=True
+    )
     assert got is not None
     pieces_in_order, _ = got
     pieces = {order[j]: pieces_in_order[j] for j in range(k)}

@@ -96,14 +96,48 @@ def piece_time(
     )
 
 
+def _piece_times(
+    track: Track,
+    a: int,
+    end: int,
+    lo: int,
+    back: NDArray[np.float64],
+    cum_back: NDArray[np.float64],
+    v: Vehicle,
+    alt_m: float,
+    sorties: bool,
+) -> NDArray[np.float64]:
+    """Time to fly samples a..j for every j in a+1..end, from and back to launch.
+
+    With `sorties`, a piece longer than one battery costs extra round trips: as many as
+    its flying time needs, each the mean distance from launch out and back.
+    """
+    j = np.arange(a + 1, end + 1)
+    work = (track.s[j] - track.s[a]) / v.speed_ms + v.turn_penalty_s * (
+        track.s_turns[j] - track.s_turns[a]
+    )
+    over = v.overhead_s(alt_m)
+    single = work + (back[a - lo] + back[j - lo]) / v.speed_ms + over
+    if not sorties:
+        return single
+    mean_d = (cum_back[j - lo + 1] - cum_back[a - lo]) / (j - a + 1)
+    trip = 2 * mean_d / v.speed_ms + over
+    room = np.maximum(v.usable_endurance_s - trip, 1e-3)
+    n = np.ceil(np.maximum(single, 1e-9) / v.usable_endurance_s)
+    n = np.maximum(n, np.ceil(work / room))
+    return np.where(n <= 1, single, work + n * trip)
+
+
 def _greedy(
     track: Track,
     lo: int,
     hi: int,
     home: list[NDArray[np.float64]],
+    cum_home: list[NDArray[np.float64]],
     vehicles: list[Vehicle],
     alt_m: float,
     limit_s: float,
+    sorties: bool,
 ) -> list[int] | None:
     """Each vehicle in turn takes the longest piece within limit_s; None if the end is not
     reached. `home[k][i]` is the distance from vehicle k's launch to sample lo + i.
@@ -114,15 +148,11 @@ def _greedy(
         if a >= hi:
             ends.append(hi)
             continue
-        back = home[k]
         # No piece is longer than what the vehicle flies in limit_s: search only that far.
         end = min(hi, int(np.searchsorted(track.s, track.s[a] + limit_s * v.speed_ms, "right")))
-        t = (
-            (back[a - lo] + track.s[a + 1 : end + 1] - track.s[a] + back[a - lo + 1 : end - lo + 1])
-            / v.speed_ms
-            + v.turn_penalty_s * (track.s_turns[a + 1 : end + 1] - track.s_turns[a])
-            + v.overhead_s(alt_m)
-        )
+        if end <= a:
+            return None
+        t = _piece_times(track, a, end, lo, home[k], cum_home[k], v, alt_m, sorties)
         ok = np.flatnonzero(t <= limit_s)
         if not len(ok):
             return None
@@ -139,6 +169,7 @@ def partition(
     lo: int = 0,
     hi: int | None = None,
     cap_s: float | None = None,
+    sorties: bool = False,
 ) -> tuple[list[tuple[int, int]], float] | None:
     """Cut samples lo..hi into len(vehicles) pieces minimising the longest time.
 
@@ -156,21 +187,33 @@ def partition(
         if key not in cache:
             cache[key] = np.linalg.norm(track.s_xy[lo : hi + 1] - p, axis=1)
         home.append(cache[key])
+    cum_home = [np.r_[0.0, np.cumsum(h)] for h in home]
+    if sorties:
+        slowest = max(
+            float(_piece_times(track, lo, hi, lo, home[k], cum_home[k], v, alt_m, True)[-1])
+            for k, v in enumerate(vehicles)
+        )
     top = slowest if cap_s is None else min(slowest, cap_s)
-    if _greedy(track, lo, hi, home, vehicles, alt_m, top) is None:
+    if (
+        _greedy(track, lo, hi, home, cum_home, vehicles, alt_m, sorties=sorties, limit_s=top)
+        is None
+    ):
         if cap_s is None:  # pragma: no cover - the slowest alone always fits
             raise PlanError("internal: cannot partition the route")
         return None
     bottom = 0.0
     for _ in range(40):
         mid = (bottom + top) / 2
-        if _greedy(track, lo, hi, home, vehicles, alt_m, mid) is None:
+        if (
+            _greedy(track, lo, hi, home, cum_home, vehicles, alt_m, sorties=sorties, limit_s=mid)
+            is None
+        ):
             bottom = mid
         else:
             top = mid
         if top - bottom < 0.5:
             break
-    ends = _greedy(track, lo, hi, home, vehicles, alt_m, top)
+    ends = _greedy(track, lo, hi, home, cum_home, vehicles, alt_m, sorties=sorties, limit_s=top)
     assert ends is not None
     pieces, a = [], lo
     for b in ends:
