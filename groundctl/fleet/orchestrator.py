@@ -38,7 +38,7 @@ from groundctl.fleet.sortie import (
     planned_jobs,
     sortie_for_lanes,
 )
-from groundctl.link import FlightMode, MissionType, Vehicle, VehicleState, coerce_items
+from groundctl.link import Autopilot, FlightMode, MissionType, Vehicle, VehicleState, coerce_items
 from groundctl.link import mission_hash as content_hash
 from missions.plan import Plan
 from thermal.hit import Hit
@@ -297,6 +297,11 @@ class Orchestrator:
                 await self._fly(name, active.job, reattach=active)
             while not self._stop.is_set():
                 if not self._orders[name].empty():
+                    if self.queues[name]:
+                        # Its search work goes to the others while it watches.
+                        jobs = list(self.queues[name])
+                        self.queues[name].clear()
+                        self._redistribute(name, jobs, exclude={name})
                     await self._fly_watch(name, self._orders[name].get_nowait())
                     continue
                 if self.queues[name]:
@@ -451,6 +456,15 @@ class Orchestrator:
 
     async def _takeoff(self, name: str, alt_m: float) -> None:
         v = self.vehicles[name]
+        st = self._observe(name)
+        # Arm in a mode that takes off: ArduPilot arms for a take-off in GUIDED; neither
+        # autopilot arms in the RTL/LAND mode the last landing left it in.
+        if v.identity.autopilot == Autopilot.ARDUPILOT and st.mode != FlightMode.GUIDED:
+            async with self.journal.command(v.sysid, "set_mode", {"mode": "guided"}):
+                await v.action.set_mode(FlightMode.GUIDED)
+        elif st.mode in (FlightMode.RETURN, FlightMode.LAND, FlightMode.MISSION):
+            async with self.journal.command(v.sysid, "set_mode", {"mode": "hold"}):
+                await v.action.set_mode(FlightMode.HOLD)
         async with self.journal.command(v.sysid, "arm"):
             await v.action.arm()
         async with self.journal.command(v.sysid, "takeoff", {"alt_rel_m": alt_m}):
@@ -524,6 +538,15 @@ class Orchestrator:
 
     async def _takeoff(self, name: str, alt_m: float) -> None:
         v = self.vehicles[name]
+        st = self._observe(name)
+        # Arm in a mode that takes off: ArduPilot arms for a take-off in GUIDED; neither
+        # autopilot arms in the RTL/LAND mode the last landing left it in.
+        if v.identity.autopilot == Autopilot.ARDUPILOT and st.mode != FlightMode.GUIDED:
+            async with self.journal.command(v.sysid, "set_mode", {"mode": "guided"}):
+                await v.action.set_mode(FlightMode.GUIDED)
+        elif st.mode in (FlightMode.RETURN, FlightMode.LAND, FlightMode.MISSION):
+            async with self.journal.command(v.sysid, "set_mode", {"mode": "hold"}):
+                await v.action.set_mode(FlightMode.HOLD)
         async with self.journal.command(v.sysid, "arm"):
             await v.action.arm()
         async with self.journal.command(v.sysid, "takeoff", {"alt_rel_m": alt_m}):
@@ -586,6 +609,14 @@ class Orchestrator:
             self.journal.event(
                 "error", str(exc), sysid=v.sysid, severity="error", sortie_id=sortie_id
             )
+            if not self._observe(name).in_air:
+                # Never got off the ground: the drone loop retries, then gives up on it.
+                self.journal.update_job(sortie_id, status="aborted", end_reason=str(exc))
+                self.current[name] = None
+                with contextlib.suppress(LinkError):
+                    if self._observe(name).armed:
+                        await v.action.disarm()
+                raise
             await self._end_sortie(name, job, sortie_id, f"error: {exc}")
             return
         await self._fly_from_air(name, job, sortie_id, lane_end, self._observe(name))
@@ -727,6 +758,9 @@ class Orchestrator:
         lanes = list(dict.fromkeys(lanes))
         others = [n for n in self.cfg if n not in exclude and n not in self.lost]
         if not lanes:
+            return
+        if not others and name not in self.lost:
+            self.queues[name].extend(j for j in jobs if j is not None)
             return
         if not others:
             self.journal.event(

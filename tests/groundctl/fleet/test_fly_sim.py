@@ -78,3 +78,46 @@ async def test_three_drones_sweep_the_plan(tmp_path, flavour):
     finally:
         await mgr.close()
         await sim.stop()
+
+
+async def wait_until(pred, timeout_s: float = 60.0, what: str = "") -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout_s
+    while not pred():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("flavour", ["px4", "ardupilot"])
+async def test_killed_drone_lanes_are_finished_by_another(tmp_path, flavour):
+    plan = make_plan(segments=2, lanes_per_sortie=6, lane_len_m=150)
+    sim = await start_sim(plan, 2, flavour=flavour, speedup=SPEEDUP)
+    mgr = LinkManager(gcs_sysid=245)
+    sim.name_drones(["a", "b"])
+    try:
+        fleet, vehicles = await connect(sim, mgr, ["a", "b"])
+        orch = orchestrator(plan, fleet, vehicles, tmp_path / "op.sqlite", sim)
+        run = asyncio.create_task(orch.run())
+        await wait_until(lambda: orch.views["a"].lanes_swept >= 2, 90, "a to sweep two lanes")
+        a_job = orch.current["a"]
+        assert a_job is not None
+        sim.vehicle("a").faults.kill()
+        unswept_at_kill = [x for x in a_job.lanes if x not in orch.swept]
+        assert unswept_at_kill  # killed mid-segment
+        await asyncio.wait_for(run, timeout=150)
+        assert orch.lost == {"a"}
+        assert orch.fraction_swept == 1.0
+        events = orch.journal.store.events()
+        assert any(e.kind == "vehicle_lost" for e in events)
+        moved = [e for e in events if e.kind == "reassigned"]
+        assert moved and all("to b" in e.message for e in moved)
+        moved_lanes = {x for e in moved for x in e.data["lanes"]}
+        assert set(unswept_at_kill) <= moved_lanes
+        # b flew the rebuilt sortie: its journaled sorties hold a's lanes, swept
+        b_sorties = [s for s in orch.journal.store.sorties() if s.detail.get("vehicle") == "b"]
+        swept_by_b = {x for s in b_sorties for x in s.detail.get("swept", ())}
+        assert set(unswept_at_kill) <= swept_by_b
+    finally:
+        await mgr.close()
+        await sim.stop()
