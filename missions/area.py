@@ -165,7 +165,7 @@ def prepare(
             notes.append(f"{kind} {i + 1} repaired ({reason.split('[')[0]})")
     outer = shapely.union_all(fixed[0])
     holes = shapely.union_all(fixed[1]) if fixed[1] else Polygon()
-    if outer.is_empty or outer.area <= 0:
+    if outer.is_empty or outer.area < 1.0:
         raise AreaError(f"{where}the search area has no extent (all points on one line?)")
     if outer.area > max_area_km2 * 1e6:
         raise AreaError(

@@ -132,48 +132,69 @@ def lanes_for_part(
     ea, eb = xa.copy(), xb.copy()
     ea[li[ok]] = np.minimum(ea[li[ok]], pb[pi[ok], 0])
     eb[li[ok]] = np.maximum(eb[li[ok]], pb[pi[ok], 2])
-    # Orphan pieces: no lane through them (thin bits that the rows missed).
-    orphan = np.flatnonzero(claims == 0)
-    orphan = orphan[shapely.area(pieces[orphan]) > ORPHAN_SHARE * spacing * spacing]
+    ea, eb = _clamp(f, y, xa, xb, ea, eb, x0, x1)
+    # Ground the lanes miss: strip pieces no row passes through (slivers between rows) and
+    # parts a lane could not stretch to without leaving the flyable region. Each residual
+    # bigger than a crumb gets a lane of its own through its middle.
+    lines = shapely.linestrings(
+        np.stack([np.column_stack([ea, y]), np.column_stack([eb, y])], axis=1)
+    )
+    swept = shapely.union_all(shapely.buffer(lines, spacing / 2, cap_style="flat"))
+    residual = shapely.get_parts(shapely.difference(p, swept))
+    residual = residual[shapely.area(residual) > ORPHAN_SHARE * spacing * spacing]
     orow, oxa, oxb, oy = [], [], [], []
-    for k in orphan:
-        pc = pieces[k]
-        cy = (pb[k, 1] + pb[k, 3]) / 2
-        r, a, b = _intervals(pc, np.array([cy]), x0, x1)
+    for part in residual:
+        _, by0, _, by1 = part.bounds
+        cy = (by0 + by1) / 2
+        r, a, b = _intervals(part, np.array([cy]), x0, x1)
         if len(r):
             j = int(np.argmax(b - a))
-            orow.append(prow[k] + 0.5)
+            orow.append(float(np.argmin(np.abs(ys - cy))) + 0.5)
             oxa.append(a[j])
             oxb.append(b[j])
             oy.append(cy)
     if orow:
+        oy_a, oxa_a, oxb_a = np.asarray(oy), np.asarray(oxa), np.asarray(oxb)
+        oea, oeb = _clamp(f, oy_a, oxa_a, oxb_a, oxa_a.copy(), oxb_a.copy(), x0, x1)
         row_all = np.r_[row.astype(float), orow]
-        y_all = np.r_[y, oy]
-        xa_all, xb_all = np.r_[xa, oxa], np.r_[xb, oxb]
-        ea_all, eb_all = np.r_[ea, oxa], np.r_[eb, oxb]
+        y_all = np.r_[y, oy_a]
+        xa_all, xb_all = np.r_[xa, oxa_a], np.r_[xb, oxb_a]
+        ea_all, eb_all = np.r_[ea, oea], np.r_[eb, oeb]
     else:
         row_all, y_all, xa_all, xb_all, ea_all, eb_all = row.astype(float), y, xa, xb, ea, eb
-    # Clamp the stretched lanes to the flyable interval around each lane.
-    if len(row_all):
-        fr, fa, fb = _intervals(f, y_all, x0, x1)
-        fpieces = shapely.linestrings(
-            np.stack([np.column_stack([fa, y_all[fr]]), np.column_stack([fb, y_all[fr]])], axis=1)
-        )
-        m2 = shapely.points(np.column_stack([(xa_all + xb_all) / 2, y_all]))
-        li2, fi2 = shapely.STRtree(fpieces).query(m2, predicate="dwithin", distance=1e-6)
-        same = fr[fi2] == np.arange(len(y_all))[li2]
-        li2, fi2 = li2[same], fi2[same]
-        lo = np.full(len(y_all), -np.inf)
-        hi = np.full(len(y_all), np.inf)
-        lo[li2] = fa[fi2]
-        hi[li2] = fb[fi2]
-        # Lanes with no flyable interval found keep their own (inside-area) extent.
-        ea_all = np.where(np.isfinite(lo), np.maximum(ea_all, lo), xa_all)
-        eb_all = np.where(np.isfinite(hi), np.minimum(eb_all, hi), xb_all)
-        ea_all = np.minimum(ea_all, xa_all)
-        eb_all = np.maximum(eb_all, xb_all)
     cell = _cells(row_all, xa_all, xb_all)
     return row_all, ea_all, eb_all, y_all, cell, np.float64(rot)
+
+
+def _clamp(
+    f: BaseGeometry,
+    y: NDArray[np.float64],
+    xa: NDArray[np.float64],
+    xb: NDArray[np.float64],
+    ea: NDArray[np.float64],
+    eb: NDArray[np.float64],
+    x0: float,
+    x1: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Clamp stretched lanes [ea, eb] to the flyable interval around [xa, xb] on line y."""
+    if not len(y):
+        return ea, eb
+    fr, fa, fb = _intervals(f, y, x0, x1)
+    fpieces = shapely.linestrings(
+        np.stack([np.column_stack([fa, y[fr]]), np.column_stack([fb, y[fr]])], axis=1)
+    )
+    mids = shapely.points(np.column_stack([(xa + xb) / 2, y]))
+    li, fi = shapely.STRtree(fpieces).query(mids, predicate="dwithin", distance=1e-6)
+    same = fr[fi] == li
+    li, fi = li[same], fi[same]
+    lo = np.full(len(y), -np.inf)
+    hi = np.full(len(y), np.inf)
+    lo[li] = fa[fi]
+    hi[li] = fb[fi]
+    # Lanes with no flyable interval found keep their own (inside-area) extent.
+    ea = np.where(np.isfinite(lo), np.maximum(ea, lo), xa)
+    eb = np.where(np.isfinite(hi), np.minimum(eb, hi), xb)
+    return np.minimum(ea, xa), np.maximum(eb, xb)
 
 
 def _cells(
