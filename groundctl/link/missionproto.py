@@ -3,7 +3,7 @@
 Upload: MISSION_COUNT, then answer every MISSION_REQUEST_INT (or legacy MISSION_REQUEST) the
 vehicle sends — repeated requests included, a lossy radio makes them — until MISSION_ACK.
 When nothing arrives the last message is re-sent: after `timeout_s` (1500 ms per the spec)
-until the round trip is measured, then after 4 round trips (at least 200 ms), since on a
+until the round trip is measured, then after 4 round trips (at least 50 ms), since on a
 lossy link most stalls are one lost item; 5 × 1500 ms of silence ends the transfer.
 Download: MISSION_REQUEST_LIST -> MISSION_COUNT, then MISSION_REQUEST_INT per item with a
 per-item timeout (250 ms per the spec, stretched to the measured round trip on slow links),
@@ -86,11 +86,12 @@ async def upload_plan(
         link.send(last, sysid)
         sent_at = time.monotonic()
         rtt_s: float | None = None
+        resent = False
         silent_s = 0.0
         while True:
             # Resend sooner than the spec's 1.5 s once the round trip is known: on a lossy
             # radio most stalls are one lost item, and the vehicle ignores duplicates.
-            wait_s = timeout_s if rtt_s is None else min(timeout_s, max(0.2, 4 * rtt_s))
+            wait_s = timeout_s if rtt_s is None else min(timeout_s, max(0.05, 4 * rtt_s))
             try:
                 m = await asyncio.wait_for(q.get(), wait_s)
             except TimeoutError:
@@ -108,6 +109,7 @@ async def upload_plan(
                         f"{count} items, then nothing for {silent_s:.1f} s"
                     ) from None
                 link.send(last, sysid)  # our message or its request was lost: say it again
+                resent = True
                 continue
             if not _ours(link, m, mt):
                 continue
@@ -120,6 +122,9 @@ async def upload_plan(
                     return ext_u32(m, "opaque_id")
                 if m.type == mavlink2.MAV_MISSION_OPERATION_CANCELLED and not requested:
                     continue  # the cancel of a previous attempt
+                if m.type == mavlink2.MAV_MISSION_INVALID_SEQUENCE:
+                    # ArduPilot answers a duplicate (resent) item so; its request stands.
+                    continue
                 raise MissionTransferError(
                     f"vehicle {sysid}: {what} refused: {mission_result_name(m.type)}"
                     + (f" at item {max(requested)}" if requested else ""),
@@ -128,7 +133,8 @@ async def upload_plan(
             seq = m.seq
             if not 0 <= seq < count:
                 continue
-            if seq not in requested:
+            if seq not in requested and not resent:
+                # Karn: only clean exchanges measure the round trip, not recovered ones.
                 sample = time.monotonic() - sent_at
                 rtt_s = sample if rtt_s is None else 0.8 * rtt_s + 0.2 * sample
             requested.add(seq)
@@ -140,6 +146,7 @@ async def upload_plan(
             )
             link.send(last, sysid)
             sent_at = time.monotonic()
+            resent = False
 
 
 async def download_plan(
