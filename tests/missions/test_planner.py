@@ -1,0 +1,153 @@
+"""The whole pipeline: coverage, hole avoidance, fleets, sorties; property tests."""
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mission_testkit import H20T, alt_for_swath, box, flown_geometry, measured_coverage
+from shapely.geometry import Polygon
+
+from missions.area import SearchArea, prepare
+from missions.errors import PlanError
+from missions.plan import MAV_CMD_NAV_RETURN_TO_LAUNCH, MAV_CMD_NAV_TAKEOFF, Plan, mission_items
+from missions.planner import PlanRequest, make_plan
+from missions.segment import Vehicle
+
+ALT = alt_for_swath(40.0)
+
+
+def _l_shape(draw):
+    outer = [(0, 0), (1000, 0), (1000, 350), (450, 350), (450, 700), (0, 700)]
+    return SearchArea((draw.ring(outer),), (draw.ring(box(150, 400, 300, 500)),), name="L")
+
+
+def test_l_shape_with_hole_three_drones(draw):
+    local = prepare(_l_shape(draw))
+    req = PlanRequest(H20T, ALT, 0.1, vehicles=(Vehicle(speed_ms=10),) * 3)
+    plan = make_plan(local, req)
+    assert len(plan.segments) == 3
+    flown = flown_geometry(plan, local.frame)
+    assert flown.intersection(local.holes.buffer(-0.05)).length == 0
+    assert local.area.buffer(0.05).covers(flown)
+    assert measured_coverage(plan, local.frame, local.searchable) > 0.995
+    times = [s.stats.est_time_s for s in plan.segments]
+    assert max(times) / np.mean(times) < 1.10
+    # Every lane id is swept by some sortie, and sorties start after their take-off.
+    swept = {w.lane_id for s in plan.sorties for w in s.waypoints if w.lane_id is not None}
+    assert swept == set(range(len(swept)))
+    assert plan.stats.coverage_pct > 99.5
+    assert 0 < plan.segments[0].stats.pod < 1
+    # Round trip through JSON keeps everything.
+    assert Plan.from_json(plan.to_json()) == plan
+
+
+def test_mission_items_of_a_planned_sortie(draw):
+    plan = make_plan(prepare(_l_shape(draw)), PlanRequest(H20T, ALT, 0.1))
+    items = mission_items(plan.sorties[0])
+    assert (
+        items[0].command == MAV_CMD_NAV_TAKEOFF
+        and items[-1].command == MAV_CMD_NAV_RETURN_TO_LAUNCH
+    )
+    assert all(abs(i.z - ALT) < 1e-6 for i in items if i.command == 16)
+
+
+def test_short_battery_makes_several_sorties_each_within_endurance(draw):
+    local = prepare(SearchArea((draw.ring(box(0, 0, 1000, 1000)),)))
+    v = Vehicle("short", speed_ms=10.0, usable_endurance_s=900.0)
+    plan = make_plan(
+        local, PlanRequest(H20T, ALT, 0.1, vehicles=(v, v), launches=(draw.ring([(-50, -50)])[0],))
+    )
+    for seg in plan.segments:
+        assert len(seg.sorties) >= 2
+        for s in seg.sorties:
+            assert s.est_time_s <= 900.0 * 1.05  # the estimate uses the routed transits
+            assert s.waypoints[-1].kind == "transit"  # back over launch before RTL
+    assert measured_coverage(plan, local.frame, local.searchable) > 0.995
+
+
+def test_launch_points_per_drone_and_bad_launch(draw):
+    local = prepare(
+        SearchArea((draw.ring(box(0, 0, 1000, 600)),), (draw.ring(box(400, 200, 600, 400)),))
+    )
+    west, east = draw.ring([(-100, 300), (1100, 300)])
+    plan = make_plan(
+        local, PlanRequest(H20T, ALT, 0.1, vehicles=(Vehicle(),) * 2, launches=(west, east))
+    )
+    got = sorted(s.launch for s in plan.segments)
+    assert np.allclose(got, sorted([west, east]), atol=1e-7)
+    # Each drone sweeps the half near its own launch point.
+    for seg in plan.segments:
+        xy = local.frame.latlon_to_xy(
+            [(w.lat, w.lon) for s in seg.sorties for w in s.waypoints if w.kind != "transit"]
+        )
+        lx = local.frame.latlon_to_xy([seg.launch])[0, 0]
+        assert abs(np.median(xy[:, 0]) - lx) < 700
+    inside_hole = draw.ring([(500, 300)])[0]
+    with pytest.raises(PlanError, match="inside a hole"):
+        make_plan(local, PlanRequest(H20T, ALT, launches=(inside_hole,)))
+    with pytest.raises(PlanError, match="3 launch points for 2 drones"):
+        make_plan(
+            local, PlanRequest(H20T, ALT, vehicles=(Vehicle(),) * 2, launches=(west, east, west))
+        )
+    far = draw.ring([(50_000, 0)])[0]
+    with pytest.raises(PlanError, match="km from the area"):
+        make_plan(local, PlanRequest(H20T, ALT, launches=(far,)))
+
+
+def _random_area(seed: int, n_holes: int):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(5, 14))
+    ang = np.sort(rng.uniform(0, 2 * math.pi, k))
+    r = rng.uniform(250, 600, k)
+    outer = Polygon(np.column_stack([r * np.cos(ang), r * np.sin(ang)]))
+    if not outer.is_valid or outer.area < 50_000:
+        return None
+    holes = []
+    for _ in range(n_holes):
+        c = rng.uniform(-300, 300, 2)
+        h = shapely.affinity.rotate(
+            Polygon.from_bounds(
+                c[0] - rng.uniform(20, 80),
+                c[1] - rng.uniform(20, 80),
+                c[0] + rng.uniform(20, 80),
+                c[1] + rng.uniform(20, 80),
+            ),
+            rng.uniform(0, 90),
+        )
+        if outer.buffer(-60).contains(h) and all(h.distance(o) > 60 for o in holes):
+            holes.append(h)
+    return outer, holes
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    n_holes=st.integers(0, 3),
+    drones=st.integers(1, 3),
+    margin=st.sampled_from([0.0, 20.0]),
+)
+def test_property_random_polygons_with_holes(draw, seed, n_holes, drones, margin):
+    got = _random_area(seed, n_holes)
+    if got is None:
+        return
+    outer, holes = got
+    area = SearchArea(
+        (draw.ring(list(outer.exterior.coords)[:-1]),),
+        tuple(draw.ring(list(h.exterior.coords)[:-1]) for h in holes),
+    )
+    local = prepare(area)
+    plan = make_plan(
+        local, PlanRequest(H20T, ALT, 0.1, vehicles=(Vehicle(),) * drones, turn_margin_m=margin)
+    )
+    flown = flown_geometry(plan, local.frame, include_transit=True)
+    # Never inside a hole, not even on the legs to and from launch.
+    assert flown.intersection(local.holes.buffer(-0.05)).length < 1e-6
+    # The sweep stays within the area plus the turn margin.
+    assert local.area.buffer(margin + 0.05).covers(flown_geometry(plan, local.frame))
+    cover = measured_coverage(plan, local.frame, local.searchable)
+    assert cover > (0.995 if margin else 0.98), cover
