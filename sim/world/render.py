@@ -25,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 
 from sim.errors import SimError
@@ -35,7 +36,8 @@ from thermal.frame import Pose
 
 _CAM_TO_BODY = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 _NED_TO_ENU = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
-MAX_RANGE_M = 20_000.0
+MAX_RANGE_M = 10_000.0
+_COARSE = 4  # the first search for each ray's ground hit runs on a 1/4-resolution grid
 _NOISE_BANK, _NOISE_PAD = 8, 64
 
 
@@ -163,6 +165,10 @@ class Renderer:
         self._grass_quantiles = np.quantile(self._grass[::4, ::4], np.linspace(0, 1, 201))
 
         self._flat = float(np.ptp(world.elevation_m)) < 1e-3
+        gy, gx = np.gradient(world.elevation_m, world.grid.res_m)
+        # Steepest slope (rise per metre): bounds how fast a ray can close on the ground.
+        self._max_slope = float(np.sqrt(gx * gx + gy * gy).max()) * 1.05 + 1e-3
+        self._coarse_rows = slice(_COARSE // 2, None, _COARSE)
         self._has_canopy = bool(np.any(world.canopy > 0))
         self._canopy_top_m = float(world.canopy_height_m.max()) if self._has_canopy else 0.0
         forest_c, _ = cover_temp_c("forest", world.weather)
@@ -207,7 +213,7 @@ class Renderer:
         return float(x), float(y), float(z)
 
     def _sample(self, raster: NDArray[np.float32], u: NDArray, v: NDArray) -> NDArray[np.float32]:
-        return cv2.remap(raster, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.remap(raster, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
     # --- rendering ---------------------------------------------------------------------------
 
@@ -215,7 +221,8 @@ class Renderer:
         self, cam: tuple[float, float, float], rot: NDArray[np.float64]
     ) -> tuple[NDArray[np.float32], ...]:
         """Ray parameter t of each pixel's ground hit (range = t * |ray|), grid coordinates
-        (u, v) of the hit, per-pixel grid steps (du, dv) per unit t and 1/-dz (0: no hit)."""
+        (u, v) of the hit, per-pixel grid steps (du, dv) and height step dz per unit t, and
+        whether the ray met the ground."""
         h, w = self.shape
         g = self.world.grid
         cx, cy, cz = cam
@@ -223,43 +230,81 @@ class Renderer:
         m = np.diag([1 / g.res_m, 1 / g.res_m, 1.0]) @ rot
         d = cv2.transform(self._rays, m.astype(np.float32)).reshape(h, w, 3)
         du, dv, dz = (np.ascontiguousarray(d[..., k]) for k in range(3))
-        down = dz < -1e-6
-        inv_down = np.zeros_like(dz)
-        np.divide(-1.0, dz, out=inv_down, where=down)
-        u0, v0 = (cx - g.x0) / g.res_m, (cy - g.y0) / g.res_m
-        h0 = float(g.sample(self.world.elevation_m, cx, cy))
-        t = np.minimum((cz - h0) * inv_down, MAX_RANGE_M)
+        u0, v0 = np.float32((cx - g.x0) / g.res_m), np.float32((cy - g.y0) / g.res_m)
+        if self._flat:
+            down = dz < -1e-6
+            t = np.full_like(dz, MAX_RANGE_M)
+            h0 = float(self.world.elevation_m[0, 0])
+            np.divide(np.float32(h0 - cz), dz, out=t, where=down)
+            np.minimum(t, MAX_RANGE_M, out=t)
+            hit = down & (t < MAX_RANGE_M)
+        else:
+            c = _COARSE
+            sub = (slice(c // 2, None, c), slice(c // 2, None, c))
+            coarse = [np.ascontiguousarray(a[sub]) for a in (du, dv, dz)]
+            t_c, _ = self._march(cam, *coarse, np.zeros_like(coarse[2]), 48, 0.05)
+            # Start the full-resolution search no further than any coarse neighbour: stepping
+            # only moves forwards, so near a ridge's silhouette it must start in front of it.
+            t_c = cv2.erode(t_c, np.ones((3, 3), np.uint8))
+            t0 = cv2.resize(t_c, (w, h), interpolation=cv2.INTER_LINEAR)
+            np.minimum(t0, cv2.resize(t_c, (w, h), interpolation=cv2.INTER_NEAREST), out=t0)
+            t, gap = self._march(cam, du, dv, dz, t0, 6, 0.02)
+            # A ray still above the ground after the search is one grazing past a ridge: it
+            # lands on the ground a little early (on the far slope), which is what it sees.
+            hit = (t < MAX_RANGE_M) & ((gap < 5.0) | (dz < -0.02))
         u = t * du
-        u += np.float32(u0)
+        u += u0
         v = t * dv
-        v += np.float32(v0)
-        if not self._flat:
-            # Fixed-point steps t <- (cz - elev(t)) / -dz; stop once no pixel moves by 2 cm.
-            for step in range(8):
-                elev = self._sample(self.world.elevation_m, u, v)
-                np.subtract(np.float32(cz), elev, out=elev)
-                elev *= inv_down
-                np.clip(elev, 0.0, MAX_RANGE_M, out=elev)
-                if step >= 3:  # relax late steps: on slopes steeper than the ray it swings
-                    elev += t
-                    elev *= 0.5
-                moved = float(np.max(np.abs(elev - t)))
-                t = elev
-                np.multiply(t, du, out=u)
-                u += np.float32(u0)
-                np.multiply(t, dv, out=v)
-                v += np.float32(v0)
-                if moved < 0.02:
-                    break
-        return t, u, v, du, dv, inv_down
+        v += v0
+        np.clip(u, -30000, 30000, out=u)  # cv2.remap's fixed-point coordinates end at 2^15
+        np.clip(v, -30000, 30000, out=v)
+        return t, u, v, du, dv, dz, hit
+
+    def _march(
+        self,
+        cam: tuple[float, float, float],
+        du: NDArray[np.float32],
+        dv: NDArray[np.float32],
+        dz: NDArray[np.float32],
+        t: NDArray[np.float32],
+        steps: int,
+        tol_m: float,
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Step each ray forwards by its height above the ground divided by the fastest it can
+        close on it (-dz + max slope x horizontal speed): never past the first hit, so rims
+        and ridges occlude what is behind them. Returns t and the remaining height gap."""
+        g = self.world.grid
+        cx, cy, cz = cam
+        u0, v0 = np.float32((cx - g.x0) / g.res_m), np.float32((cy - g.y0) / g.res_m)
+        horiz = cv2.magnitude(du, dv) * np.float32(g.res_m * self._max_slope)
+        k = 1.0 / np.maximum(horiz - dz, 1e-4)
+        gap = np.zeros_like(t)
+        for _ in range(steps):
+            u = t * du
+            u += u0
+            v = t * dv
+            v += v0
+            np.clip(u, -30000, 30000, out=u)
+            np.clip(v, -30000, 30000, out=v)
+            elev = self._sample(self.world.elevation_m, u, v)
+            # gap = ray height above the ground at t
+            np.multiply(t, dz, out=gap)
+            gap += np.float32(cz)
+            gap -= elev
+            if float(gap.max()) < tol_m:
+                break
+            np.maximum(gap, 0, out=gap)
+            t += gap * k
+            np.minimum(t, MAX_RANGE_M, out=t)
+        return t, gap
 
     def render(self, pose: Pose, frame_id: int = 0) -> Rendered:
         """The frame the camera sees from `pose` (its TRUE pose). Deterministic for a given
         (seed, pose, frame_id)."""
         cam = self.camera_position(pose)
         rot = camera_to_enu(pose)
-        t, u, v, du, dv, inv_down = self._cast(cam, rot)
-        sky = (inv_down == 0) | (t >= MAX_RANGE_M) | (t <= 0)
+        t, u, v, du, dv, dz, hit = self._cast(cam, rot)
+        sky = ~hit
         img = self._sample(self.world.background_c, u, v)
         rng_m = t * self._ray_norm
 
@@ -270,7 +315,8 @@ class Renderer:
 
         if self._has_canopy:
             # Where the ray crosses the crown layer, a crown hides whatever is below it.
-            tc = inv_down * np.float32(-0.85 * self._canopy_top_m)
+            # t at the crown layer: back along the ray by the canopy height over its slope.
+            tc = np.float32(0.85 * self._canopy_top_m) / np.minimum(dz, -0.05)
             tc += t
             np.maximum(tc, 0, out=tc)
             uc = tc * du
@@ -358,20 +404,20 @@ class Renderer:
         to_enu = np.array(
             [[math.sin(hd), math.cos(hd), 0.0], [math.cos(hd), -math.sin(hd), 0.0], [0, 0, 1.0]]
         ).T
-        polys: list[tuple[float, NDArray[np.int32], float, bool]] = []
+        polys: list[tuple[float, NDArray[np.float64], float, bool]] = []
         for part in tgt.parts:
             pts = shapes.surface_points(part) @ to_enu.T + base
             cam_pts = pts @ r_w2c.T
             if np.any(cam_pts[:, 2] <= 0.05):
                 continue  # part reaches behind the camera: not a view a search drone has
-            px = self._project(cam_pts)
-            hull = cv2.convexHull(np.round(px * 16).astype(np.int32))
+            px = self._project(cam_pts).astype(np.float32)
+            hull = cv2.convexHull(px).reshape(-1, 2).astype(np.float64)
             centre = np.asarray(part.centre) @ to_enu.T + base
             extent = float(max(part.semi))
             polys.append((float(np.linalg.norm(centre)), hull, extent, part.hot))
         if not polys:
             return None
-        allpts = np.concatenate([p[1].reshape(-1, 2) for p in polys]) / 16.0
+        allpts = np.concatenate([p[1] for p in polys])
         x0 = max(math.floor(allpts[:, 0].min()) - 1, 0)
         y0 = max(math.floor(allpts[:, 1].min()) - 1, 0)
         x1 = min(math.ceil(allpts[:, 0].max()) + 2, w)
@@ -389,16 +435,18 @@ class Renderer:
             hidden_by_grass = grass < np.interp(occl, np.linspace(0, 1, 201), self._grass_quantiles)
         else:
             hidden_by_grass = np.zeros(roi.shape, bool)
-        offset = np.array([x0, y0], np.int32) * 16
         for part_range, hull, extent, hot in sorted(polys, key=lambda p: -p[0]):
-            mask = np.zeros(roi.shape, np.uint8)
-            cv2.fillPoly(mask, [hull.reshape(-1, 2) - offset], 1, cv2.LINE_8, shift=4)
-            m = mask.astype(bool)
+            temp = tgt.heat.hot_c if hot else tgt.heat.body_c
+            local = hull - (x0, y0)
+            m, mix = _coverage(local, roi.shape)
             silhouette |= m
             # Terrain in front of the part (a hollow's rim, a ditch bank) hides it.
             m &= roi_rng > part_range - extent - 0.3
             m &= ~hidden_by_grass
-            roi[m] = tgt.heat.hot_c if hot else tgt.heat.body_c
+            if mix < 1.0:  # smaller than a pixel: it only warms the pixel it falls in
+                roi[m] += np.float32(mix) * (np.float32(temp) - roi[m])
+            else:
+                roi[m] = temp
             visible |= m
         return (x0, y0, x1, y1), silhouette, visible
 
@@ -414,3 +462,25 @@ def _canopy_views(
         seen = visible & (crown[y0:y1, x0:x1] < 0.5)
         out[tid] = TargetView(tid, view.silhouette_px, int(seen.sum()), view.centre_px)
     return out
+
+
+def _coverage(
+    poly_px: NDArray[np.float64], shape: tuple[int, int]
+) -> tuple[NDArray[np.bool_], float]:
+    """Pixels whose centres lie inside a convex polygon (pixel (col, row) centred on integer
+    coordinates), and the fill share. cv2.fillPoly also fills pixels the edge merely grazes
+    (a 10 px wide box fills 11 columns), so the polygon is first shrunk by half a pixel. A
+    polygon smaller than a pixel marks the pixel it falls in, with its area as the share."""
+    area = abs(cv2.contourArea(poly_px.astype(np.float32)))
+    mask = np.zeros(shape, np.uint8)
+    shrunk = shapely.Polygon(poly_px).buffer(-0.5, join_style="mitre")
+    if area >= 1.0 and not shrunk.is_empty and shrunk.geom_type == "Polygon":
+        ring = np.asarray(shrunk.exterior.coords)[:-1]
+        cv2.fillPoly(mask, [np.round(ring * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+        if mask.any():
+            return mask.astype(bool), 1.0
+    c = poly_px.mean(axis=0)
+    col, row = round(float(c[0])), round(float(c[1]))
+    if 0 <= row < shape[0] and 0 <= col < shape[1]:
+        mask[row, col] = 1
+    return mask.astype(bool), min(area, 1.0)

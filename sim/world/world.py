@@ -308,7 +308,7 @@ def _rasterise_cover(
 
 
 def fractal_noise(
-    shape: tuple[int, int], cell_px: float, seed: int, octaves: int = 4
+    shape: tuple[int, int], cell_px: float, seed: int, octaves: int = 4, persistence: float = 0.5
 ) -> NDArray[np.float32]:
     """Smooth zero-mean, unit-std noise with features about `cell_px` samples wide."""
     rng = np.random.default_rng(seed)
@@ -320,7 +320,7 @@ def fractal_noise(
         coarse = rng.standard_normal((gr, gc)).astype(np.float32)
         out += amp * cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_CUBIC)
         total += amp * amp
-        amp *= 0.5
+        amp *= persistence
         cell /= 2.0
         if cell < 1.0:
             break
@@ -348,10 +348,11 @@ def _background(
     table = [cover_temp_c(c, w) for c in COVER_CLASSES]
     mean = np.array([t for t, _ in table], np.float32)[cover]
     amp = np.array([a for _, a in table], np.float32)[cover]
-    texture = fractal_noise(cover.shape, 12.0 / grid.res_m, seed + 7, octaves=5)
+    # Patchiness from tussocks (~1 m) to drainage and soil moisture (~20 m).
+    texture = fractal_noise(cover.shape, 20.0 / grid.res_m, seed + 7, octaves=6, persistence=0.75)
     bg = mean + amp * texture
     # Soften class edges a little: real boundaries are not one sample sharp.
-    bg = cv2.GaussianBlur(bg, (0, 0), max(0.6, 0.6 / grid.res_m))
+    bg = cv2.GaussianBlur(bg, (0, 0), 0.6)
     # Terrain: at night cold air drains into hollows; by day sun-facing slopes warm up.
     local_mean = cv2.blur(elevation, (max(3, int(60 / grid.res_m)) | 1,) * 2)
     if w.sun <= 0.05:
