@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from pathlib import Path
 
 from groundctl.errors import LinkError
@@ -88,8 +89,19 @@ class LinkManager:
             if cached is not None:
                 return cached
             v = PymavVehicle(link, rec)
-        self._vehicles[(key, v.sysid, backend)] = v
+        vkey = (key, v.sysid, backend)
+        self._vehicles[vkey] = v
+        # When the last vehicle on a link is closed, the link (socket, heartbeat) goes too.
+        v._on_close = lambda: self._release(vkey)  # type: ignore[attr-defined]
         return v
+
+    def _release(self, vkey: tuple[str, int, str]) -> asyncio.Task[None] | None:
+        self._vehicles.pop(vkey, None)
+        url = vkey[0]
+        if any(k[0] == url for k in self._vehicles):
+            return None
+        link = self.links.pop(url, None)
+        return None if link is None else asyncio.get_running_loop().create_task(link.close())
 
     async def discover(self, url: str, *, wait_s: float = 3.0, **kw: object) -> list[Vehicle]:
         """Every vehicle heard on `url` within `wait_s` (pymavlink backend)."""
@@ -99,6 +111,7 @@ class LinkManager:
 
     async def close(self) -> None:
         for v in list(self._vehicles.values()):
+            v._on_close = None  # type: ignore[attr-defined]
             await v.close()
         for link in list(self.links.values()):
             await link.close()
@@ -106,11 +119,15 @@ class LinkManager:
         self.links.clear()
 
 
-_default: LinkManager | None = None
+_defaults: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LinkManager] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def default_manager() -> LinkManager:
-    global _default
-    if _default is None:
-        _default = LinkManager()
-    return _default
+    """The manager `open_vehicle` uses: one per event loop (sockets belong to a loop)."""
+    loop = asyncio.get_running_loop()
+    mgr = _defaults.get(loop)
+    if mgr is None:
+        mgr = _defaults[loop] = LinkManager()
+    return mgr

@@ -281,7 +281,12 @@ class MavsdkVehicle(Vehicle):
             self._sysid, 1, Autopilot.PX4, "multirotor", 2, None, None, 0, "mavsdk", self._url
         )
 
+    _on_close: Callable[[], Any] | None = None
+
     async def close(self) -> None:
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

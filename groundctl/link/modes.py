@@ -116,6 +116,8 @@ def decode_mode(autopilot: Autopilot, custom_mode: int) -> tuple[FlightMode, str
         if main_name == "AUTO":
             sub_name = next((k for k, v in PX4_AUTO_SUB.items() if v == sub), None)
             name = f"AUTO.{sub_name}" if sub_name else "AUTO"
+        elif main_name == "POSCTL" and sub == 1:  # PX4_CUSTOM_SUB_MODE_POSCTL_ORBIT
+            return FlightMode.ORBIT, "POSCTL.ORBIT"
         return _PX4_MODE.get(name, FlightMode.UNKNOWN), name
     if autopilot == Autopilot.ARDUPILOT:
         name = _AP_NAMES.get(custom_mode, f"MODE{custom_mode}")

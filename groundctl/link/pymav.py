@@ -697,9 +697,16 @@ class PymavVehicle(Vehicle):
     async def set_message_interval(self, msg_id: int, hz: float) -> None:
         await self.command(C.MAV_CMD_SET_MESSAGE_INTERVAL, msg_id, 1e6 / hz if hz > 0 else -1)
 
+    _on_close: Callable[[], Any] | None = None
+
     async def close(self) -> None:
         self._remove()
         self._remove_events()
         self._pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._pump
+        if self._on_close is not None:
+            task = self._on_close()
+            self._on_close = None
+            if task is not None:
+                await task

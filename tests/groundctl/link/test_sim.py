@@ -272,3 +272,80 @@ async def test_mavsdk_backend_flies_a_mission_on_px4() -> None:
             assert list(fleet.vehicles[0].reached)[-1] == 4
         finally:
             await v.close()
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+async def test_in_flight_actions(autopilot: str) -> None:
+    """pause/resume, speed, go-to, orbit (ArduPilot: hold over the point), RTL."""
+    async with flying(1, autopilot) as (link, fleet):
+        v = await ready(link)
+        sv = fleet.vehicles[0]
+        items = square(8)
+        await v.mission.upload(items)
+        await v.action.arm()
+        await v.action.takeoff(20)
+        await v.telemetry.wait_for(lambda s: s.position.alt_rel_m > 15, 60, "take-off altitude")
+        await v.action.start_mission()
+        await v.telemetry.wait_for(lambda s: len(s.mission.reached) >= 2, 60, "two items")
+        await v.action.pause()
+        await v.telemetry.wait_for(lambda s: s.position.ground_speed_ms < 0.5, 30, "stopped")
+        held = len(v.telemetry.state().mission.reached)
+        await v.action.set_speed(4.0)
+        await v.action.resume()
+        await v.telemetry.wait_for(lambda s: len(s.mission.reached) > held, 60, "mission resumed")
+        home = v.telemetry.state().home
+        target = (HOME[0] + 0.0006, HOME[1] + 0.0006, home.alt_amsl_m + 25)
+        await v.action.goto(*target)
+        await v.telemetry.wait_for(
+            lambda s: (
+                abs(s.position.lat - target[0]) < 2e-5 and abs(s.position.lon - target[1]) < 2e-5
+            ),
+            60,
+            "go-to point",
+        )
+        result = await v.action.orbit(target[0], target[1], target[2], radius_m=15)
+        assert result.orbiting == (autopilot == "px4"), result
+        if autopilot == "px4":
+
+            def on_circle(s) -> bool:
+                dn = (s.position.lat - target[0]) * 111_320
+                de = (s.position.lon - target[1]) * 111_320 * math.cos(math.radians(target[0]))
+                return abs(math.hypot(dn, de) - 15) < 4 and s.position.ground_speed_ms > 1
+
+            await v.telemetry.wait_for(on_circle, 60, "flying the 15 m circle")
+        await v.action.return_to_launch()
+        await v.telemetry.wait_for(lambda s: s.mode == FlightMode.RETURN, 10, "RTL")
+        assert sv.armed
+        await v.close()
+
+
+async def test_open_vehicle_udpout_gcs_sysid_and_link_released() -> None:
+    """ArduPilot only counts heartbeats of its own GCS id (MAV_GCS_SYSID) for failsafes."""
+    from groundctl.link import open_vehicle
+    from groundctl.link.manager import default_manager
+
+    async with sim.SimFleet(
+        vehicles=1,
+        autopilot="ardupilot",
+        home=HOME,
+        speedup=SPEEDUP,
+        seed=4,
+        gcs_port=None,
+        api_base_port=0,
+        tcp_base_port=0,
+    ) as fleet:
+        sv = fleet.vehicles[0]
+        sv.params["MAV_GCS_SYSID"] = 200
+        url = sv.ports.api_url
+        v = await open_vehicle(url, sysid=1, gcs_sysid=200, timeout_s=20)
+        assert v is await open_vehicle(url, sysid=1)
+        await v.telemetry.wait_for(lambda s: s.gps is not None, 30, "GPS")
+        for _ in range(50):
+            if sv._gcs_seen:  # the simulator's own record of a GCS heartbeat it accepted
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the vehicle never accepted our heartbeat as its GCS")
+        await v.close()
+        await asyncio.sleep(0.1)
+        assert not default_manager().links, "closing the last vehicle closes its link"
