@@ -38,7 +38,15 @@ from groundctl.fleet.sortie import (
     planned_jobs,
     sortie_for_lanes,
 )
-from groundctl.link import Autopilot, FlightMode, MissionType, Vehicle, VehicleState, coerce_items
+from groundctl.link import (
+    Autopilot,
+    FlightMode,
+    MissionItem,
+    MissionType,
+    Vehicle,
+    VehicleState,
+    coerce_items,
+)
 from groundctl.link import mission_hash as content_hash
 from missions.plan import Plan
 from thermal.hit import Hit
@@ -51,6 +59,26 @@ ON_STATION_RADIUS_M = 15.0
 RETURN_MARGIN_PCT = 3.0
 
 BatterySwap = Callable[[str], Awaitable[None]]
+
+
+def airborne(st: VehicleState) -> bool:
+    """In the air, by the landed state or (before EXTENDED_SYS_STATE is heard) by being
+    armed above the ground."""
+    if st.in_air:
+        return True
+    return st.armed and st.position is not None and st.position.alt_rel_m > 2.0
+
+
+async def holds(v: Vehicle, items: list[MissionItem]) -> bool:
+    """Does the vehicle hold exactly this mission? `matches`, confirmed by a download when it
+    says no: on ArduPilot `matches` compares MISSION_CURRENT.total (which counts home) with
+    our item count and so answers no for the very mission on board."""
+    if await v.mission.matches(items):
+        return True
+    held = await v.mission.download()
+    return len(held) == len(items) and all(
+        a.content_key() == b.content_key() for a, b in zip(held, items, strict=True)
+    )
 
 
 class DroneLost(Exception):
@@ -277,7 +305,7 @@ class Orchestrator:
                 continue
             with contextlib.suppress(LinkError):
                 st = v.telemetry.state()
-                if st.in_air:
+                if airborne(st):
                     async with self.journal.command(v.sysid, "RTL", {"reason": "operator"}):
                         await v.action.return_to_launch()
 
@@ -292,6 +320,19 @@ class Orchestrator:
         view = self.views[name]
         failures = 0
         try:
+            # Decide nothing on an empty snapshot: wait for position, battery and mode/armed.
+            try:
+                await self.vehicles[name].telemetry.wait_for(
+                    lambda s: (
+                        s.position is not None
+                        and s.battery is not None
+                        and s.mode != FlightMode.UNKNOWN
+                    ),
+                    timeout_s=self.step_timeout_s,
+                    what="first telemetry",
+                )
+            except LinkError as exc:
+                raise DroneLost(str(exc)) from None
             active = self._reattach.pop(name, None)
             if isinstance(active, ActiveSortie):
                 await self._fly(name, active.job, reattach=active)
@@ -566,7 +607,7 @@ class Orchestrator:
         link_items = coerce_items(items)
         st = self._observe(name)
         if reattach is not None:
-            if st.in_air and await v.mission.matches(link_items):
+            if airborne(st) and await holds(v, link_items):
                 self.current[name] = job
                 view.job, view.lanes_total = job.id, len(job.lanes)
                 self.journal.event(
@@ -575,7 +616,7 @@ class Orchestrator:
                 await self._fly_from_air(name, job, reattach.sortie_id, lane_end, st)
                 return
             self.journal.update_job(reattach.sortie_id, status="aborted")
-            if st.in_air:
+            if airborne(st):
                 # In the air with some other mission on board: bring it home first.
                 self.journal.event(
                     "reattach_mismatch", "mission on board differs; RTL", sysid=v.sysid
@@ -609,7 +650,7 @@ class Orchestrator:
             self.journal.event(
                 "error", str(exc), sysid=v.sysid, severity="error", sortie_id=sortie_id
             )
-            if not self._observe(name).in_air:
+            if not airborne(self._observe(name)):
                 # Never got off the ground: the drone loop retries, then gives up on it.
                 self.journal.update_job(sortie_id, status="aborted", end_reason=str(exc))
                 self.current[name] = None
@@ -718,7 +759,7 @@ class Orchestrator:
         view = self.views[name]
         view.phase = "return"
         st = self._observe(name)
-        if st.in_air and st.mode not in (FlightMode.RETURN, FlightMode.LAND):
+        if airborne(st) and st.mode not in (FlightMode.RETURN, FlightMode.LAND):
             async with self.journal.command(v.sysid, "RTL", {"reason": reason}):
                 await v.action.return_to_launch()
         lost_since: list[float | None] = [None]
@@ -831,12 +872,12 @@ class Orchestrator:
             af = self.airframe(n)
             here = (
                 (st.position.lat, st.position.lon)
-                if st.position and st.in_air
+                if st.position and airborne(st)
                 else self.launch_of(n)
             )
             transit = self.wall(
                 assign.distance_m(here, watch.target) / af.cruise_speed_ms
-                + (0 if st.in_air else self.transit_alt[n] / af.climb_rate_ms)
+                + (0 if airborne(st) else self.transit_alt[n] / af.climb_rate_ms)
             )
             pct = (
                 st.battery.remaining_pct
@@ -844,10 +885,10 @@ class Orchestrator:
                 else 100.0
             )
             ready = now
-            if not st.in_air and pct < 90:
+            if not airborne(st) and pct < 90:
                 ready = now + self.wall(self.fleet.battery_swap_s) + 2.0
                 pct = 100.0
-            if st.in_air and self.views[n].phase not in ("search", "takeoff"):
+            if airborne(st) and self.views[n].phase not in ("search", "takeoff"):
                 continue
             drain = self.drain_pct_per_s(n)
             on_station = max(
@@ -868,7 +909,11 @@ class Orchestrator:
         # The drone that found the person, if it is flying; else the best candidate.
         for n in self.cfg:
             st = self.vehicles[n].telemetry.state()
-            if self.vehicles[n].sysid in watch.hit.vehicle_ids and st.in_air and n not in self.lost:
+            if (
+                self.vehicles[n].sysid in watch.hit.vehicle_ids
+                and airborne(st)
+                and n not in self.lost
+            ):
                 first = n
         if first is None:
             cands = self._candidates(watch, set())
@@ -953,7 +998,7 @@ class Orchestrator:
             detail={"vehicle": name, "hit": watch.hit.id},
         )
         st = self._observe(name)
-        if not st.in_air:
+        if not airborne(st):
             await self._prepare(name, None, af.endurance_min * 60 * 0.5)
             await self._takeoff(name, self.transit_alt[name])
             st = self._observe(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,79 @@ async def test_killed_drone_lanes_are_finished_by_another(tmp_path, flavour):
         b_sorties = [s for s in orch.journal.store.sorties() if s.detail.get("vehicle") == "b"]
         swept_by_b = {x for s in b_sorties for x in s.detail.get("swept", ())}
         assert set(unswept_at_kill) <= swept_by_b
+    finally:
+        await mgr.close()
+        await sim.stop()
+
+
+@pytest.mark.parametrize("flavour", ["px4", "ardupilot"])
+async def test_low_battery_ends_sortie_and_next_resumes_where_it_stopped(tmp_path, flavour):
+    plan = make_plan(segments=1, lanes_per_sortie=6, lane_len_m=150)
+    sim = await start_sim(plan, 1, flavour=flavour, speedup=SPEEDUP)
+    mgr = LinkManager(gcs_sysid=245)
+    sim.name_drones(["a"])
+    try:
+        fleet, vehicles = await connect(sim, mgr, ["a"])
+        orch = orchestrator(plan, fleet, vehicles, tmp_path / "op.sqlite", sim)
+        run = asyncio.create_task(orch.run())
+        await wait_until(lambda: orch.views["a"].lanes_swept >= 2, 90, "two lanes swept")
+        sim.vehicle("a").faults.set_battery(29.0)  # under reserve 25% + margin + way home
+        swept_before = set(orch.swept)
+        await asyncio.wait_for(run, timeout=150)
+        assert orch.fraction_swept == 1.0
+        sorties = [s for s in orch.journal.store.sorties() if s.role == "search"]
+        assert len(sorties) == 2
+        first, second = sorties
+        assert first.detail["end_reason"].startswith("low battery")
+        done_first = first.detail["swept"]
+        assert set(done_first) >= swept_before and len(done_first) < 6
+        # the next sortie starts at the first unswept lane and flies only the rest
+        lanes = list(plan.sorties[0].lane_ids)
+        assert second.detail["lanes"] == lanes[len(done_first) :]
+        assert done_first == lanes[: len(done_first)]
+        assert sim.swaps["a"] == 1
+        kinds = [e.kind for e in orch.journal.store.events()]
+        assert "low_battery" in kinds and "battery_swap" in kinds
+    finally:
+        await mgr.close()
+        await sim.stop()
+
+
+@pytest.mark.parametrize("flavour", ["px4", "ardupilot"])
+async def test_restarted_ground_station_reattaches_without_reupload(tmp_path, flavour):
+    plan = make_plan(segments=1, lanes_per_sortie=8, lane_len_m=150)
+    sim = await start_sim(plan, 1, flavour=flavour, speedup=SPEEDUP)
+    sim.name_drones(["a"])
+    db = tmp_path / "op.sqlite"
+    mgr = LinkManager(gcs_sysid=245)
+    try:
+        fleet, vehicles = await connect(sim, mgr, ["a"])
+        orch = orchestrator(plan, fleet, vehicles, db, sim)
+        run = asyncio.create_task(orch.run())
+        await wait_until(lambda: orch.views["a"].lanes_swept >= 2, 90, "two lanes swept")
+        # The ground station dies: tasks gone, sockets closed; the drone flies on.
+        orch.stop()
+        await asyncio.wait_for(run, 10)
+        orch.journal.close()
+        await mgr.close()
+        drone = sim.vehicle("a")
+        assert drone.armed
+        t_restart = time.time()
+
+        mgr = LinkManager(gcs_sysid=245)
+        fleet, vehicles = await connect(sim, mgr, ["a"])
+        orch2 = orchestrator(plan, fleet, vehicles, db, sim)
+        run2 = asyncio.create_task(orch2.run())
+        await wait_until(lambda: orch2.views["a"].phase == "search", 30, "reattach")
+        assert drone.armed  # never landed or restarted in between
+        await asyncio.wait_for(run2, timeout=150)
+        assert orch2.fraction_swept == 1.0
+        after = [c for c in orch2.journal.store.commands() if c.ts >= t_restart]
+        assert not [
+            c for c in after if c.command.startswith("upload") or c.command in ("arm", "takeoff")
+        ]
+        assert any(e.kind == "reattached" for e in orch2.journal.store.events())
+        assert orch2.uploads["a"] == 0
     finally:
         await mgr.close()
         await sim.stop()
