@@ -168,7 +168,10 @@ class Renderer:
         gy, gx = np.gradient(world.elevation_m, world.grid.res_m)
         # Steepest slope (rise per metre): bounds how fast a ray can close on the ground.
         self._max_slope = float(np.sqrt(gx * gx + gy * gy).max()) * 1.05 + 1e-3
-        self._coarse_rows = slice(_COARSE // 2, None, _COARSE)
+        self._elev_min = float(world.elevation_m.min())
+        self._elev_max = float(world.elevation_m.max())
+        # cv2.remap's fixed-point coordinates end at 2^15 samples: stay well inside.
+        self._max_range_m = min(MAX_RANGE_M, 14_000.0 * world.grid.res_m)
         self._has_canopy = bool(np.any(world.canopy > 0))
         self._canopy_top_m = float(world.canopy_height_m.max()) if self._has_canopy else 0.0
         forest_c, _ = cover_temp_c("forest", world.weather)
@@ -226,38 +229,57 @@ class Renderer:
         h, w = self.shape
         g = self.world.grid
         cx, cy, cz = cam
+        far = self._max_range_m
         # Rotate rays straight into grid units: (du, dv) in samples per unit t, dz in metres.
         m = np.diag([1 / g.res_m, 1 / g.res_m, 1.0]) @ rot
         d = cv2.transform(self._rays, m.astype(np.float32)).reshape(h, w, 3)
-        du, dv, dz = (np.ascontiguousarray(d[..., k]) for k in range(3))
+        du, dv, dz = cv2.split(d)
         u0, v0 = np.float32((cx - g.x0) / g.res_m), np.float32((cy - g.y0) / g.res_m)
+        down = dz < -1e-6
         if self._flat:
-            down = dz < -1e-6
-            t = np.full_like(dz, MAX_RANGE_M)
-            h0 = float(self.world.elevation_m[0, 0])
-            np.divide(np.float32(h0 - cz), dz, out=t, where=down)
-            np.minimum(t, MAX_RANGE_M, out=t)
-            hit = down & (t < MAX_RANGE_M)
+            t = np.full_like(dz, far)
+            np.divide(np.float32(self._elev_min - cz), dz, out=t, where=down)
+            np.minimum(t, far, out=t)
+            hit = down & (t < far)
         else:
             c = _COARSE
             sub = (slice(c // 2, None, c), slice(c // 2, None, c))
-            coarse = [np.ascontiguousarray(a[sub]) for a in (du, dv, dz)]
-            t_c, _ = self._march(cam, *coarse, np.zeros_like(coarse[2]), 48, 0.05)
-            # Start the full-resolution search no further than any coarse neighbour: stepping
-            # only moves forwards, so near a ridge's silhouette it must start in front of it.
+            cdu, cdv, cdz = (np.ascontiguousarray(a[sub]) for a in (du, dv, dz))
+            # Nothing is hit above the highest ground: start there.
+            t_c = np.zeros_like(cdz)
+            np.divide(np.float32(self._elev_max - cz), cdz, out=t_c, where=cdz < -1e-6)
+            np.maximum(t_c, 0, out=t_c)
+            t_c, gap_c = self._march(cam, cdu, cdv, cdz, t_c, 40, 0.05)
+            # Start no further than any coarse neighbour: near a ridge's silhouette the fine
+            # search must begin in front of the ridge.
             t_c = cv2.erode(t_c, np.ones((3, 3), np.uint8))
-            t0 = cv2.resize(t_c, (w, h), interpolation=cv2.INTER_LINEAR)
-            np.minimum(t0, cv2.resize(t_c, (w, h), interpolation=cv2.INTER_NEAREST), out=t0)
-            t, gap = self._march(cam, du, dv, dz, t0, 6, 0.02)
-            # A ray still above the ground after the search is one grazing past a ridge: it
-            # lands on the ground a little early (on the far slope), which is what it sees.
-            hit = (t < MAX_RANGE_M) & ((gap < 5.0) | (dz < -0.02))
+            t0 = cv2.resize(t_c, (w, h), interpolation=cv2.INTER_NEAREST)
+            # Then plain fixed-point steps t <- (cz - elev(t)) / -dz at full resolution: exact
+            # in one step on even ground, a few on banks and slopes.
+            inv_down = np.zeros_like(dz)
+            np.divide(-1.0, dz, out=inv_down, where=down)
+            t = t0.copy()
+            for _ in range(4):
+                u = t * du
+                u += u0
+                v = t * dv
+                v += v0
+                elev = self._sample(self.world.elevation_m, u, v)
+                np.subtract(np.float32(cz), elev, out=elev)
+                elev *= inv_down
+                np.maximum(elev, t0, out=elev)
+                np.minimum(elev, far, out=elev)
+                moved = cv2.absdiff(elev, t)
+                np.copyto(t, elev, where=down)
+                if cv2.minMaxLoc(moved)[1] < 0.02:
+                    break
+            # A ray that found no ground in the coarse search and points up sees the sky.
+            gap_full = cv2.resize(gap_c, (w, h), interpolation=cv2.INTER_NEAREST)
+            hit = (t < far) & (down | (gap_full < 1.0))
         u = t * du
         u += u0
         v = t * dv
         v += v0
-        np.clip(u, -30000, 30000, out=u)  # cv2.remap's fixed-point coordinates end at 2^15
-        np.clip(v, -30000, 30000, out=v)
         return t, u, v, du, dv, dz, hit
 
     def _march(
@@ -284,8 +306,6 @@ class Renderer:
             u += u0
             v = t * dv
             v += v0
-            np.clip(u, -30000, 30000, out=u)
-            np.clip(v, -30000, 30000, out=v)
             elev = self._sample(self.world.elevation_m, u, v)
             # gap = ray height above the ground at t
             np.multiply(t, dz, out=gap)
@@ -295,7 +315,7 @@ class Renderer:
                 break
             np.maximum(gap, 0, out=gap)
             t += gap * k
-            np.minimum(t, MAX_RANGE_M, out=t)
+            np.minimum(t, self._max_range_m, out=t)
         return t, gap
 
     def render(self, pose: Pose, frame_id: int = 0) -> Rendered:
