@@ -353,6 +353,7 @@ class MqttListener:
         self.duplicates = 0
         self._acks_seen: set[str] = set()
         self._pending_acks: list[tuple[str, Ack]] = []
+        self._ack_wake = asyncio.Event()
 
     async def events(self, *, include_duplicates: bool = False) -> AsyncIterator[ListenerEvent]:
         failures = 0
@@ -373,6 +374,9 @@ class MqttListener:
                 continue
             first, failures = False, 0
             self._client = client
+            # Acks go out from their own task: a publish waiting for a PUBACK from a broker
+            # that just died must not hold up noticing the disconnection.
+            sender = asyncio.create_task(self._send_acks(client))
             try:
                 for topic in (
                     self.topics.all_hits,
@@ -384,14 +388,15 @@ class MqttListener:
                     await client.subscribe(topic, qos=1)
                 self._connected.set()
                 yield ListenerEvent("connected", "", "", {"url": self.cfg.url})
-                await self._flush_acks(client)
                 async for message in client.messages:
                     event = self._event(message)
                     if event is None:
                         continue
-                    if event.kind == "hit" and not event.duplicate and self.auto_receipt:
+                    if event.kind == "hit" and self.auto_receipt:
                         hit_id = str(event.payload.get("id"))
-                        if hit_id not in self.status:
+                        # A repeat of a hit we already receipted means the station has not
+                        # got the receipt (a broker crash can lose it): send it again, same id.
+                        if self.status.get(hit_id, "received") == "received":
                             await self.ack(
                                 hit_id,
                                 "received",
@@ -404,10 +409,12 @@ class MqttListener:
             except aiomqtt.MqttError as exc:
                 self._connected.clear()
                 self._client = None
+                sender.cancel()
                 yield ListenerEvent("disconnected", "", "", {"error": str(exc)})
                 await disconnect(client)
                 await asyncio.sleep(jittered(self.retry.initial_s))
             finally:
+                sender.cancel()
                 self._connected.clear()
                 if self._client is client:
                     self._client = None
@@ -476,18 +483,30 @@ class MqttListener:
             ts=time.time(),
         )
         self.status[hit_id] = status
-        self._pending_acks.append((Topics(self.topics.prefix, op).ack(hit_id), ack))
-        client = self._client
-        if client is not None and self._connected.is_set():
-            with contextlib.suppress(aiomqtt.MqttError):
-                await self._flush_acks(client)
+        if all(a.ack_id != ack.ack_id for _, a in self._pending_acks):
+            self._pending_acks.append((Topics(self.topics.prefix, op).ack(hit_id), ack))
+        self._ack_wake.set()
         return ack
 
-    async def _flush_acks(self, client: aiomqtt.Client) -> None:
-        while self._pending_acks:
-            topic, ack = self._pending_acks[0]
-            await client.publish(topic, dumps(ack_payload(ack)), qos=1, retain=True, timeout=20)
-            self._pending_acks.pop(0)
+    async def _send_acks(self, client: aiomqtt.Client) -> None:
+        while True:
+            while self._pending_acks:
+                topic, ack = self._pending_acks[0]
+                try:
+                    await client.publish(
+                        topic, dumps(ack_payload(ack)), qos=1, retain=True, timeout=30
+                    )
+                except aiomqtt.MqttError:
+                    return  # the message loop notices the disconnection and reconnects
+                self._pending_acks.pop(0)
+            self._ack_wake.clear()
+            await self._ack_wake.wait()
+
+    async def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every acknowledgement given to `ack` has been accepted by the broker."""
+        async with asyncio.timeout(timeout_s):
+            while self._pending_acks:
+                await asyncio.sleep(0.05)
 
     @property
     def pending_acks(self) -> int:

@@ -521,10 +521,15 @@ class Store:
         now = time.time()
         with self._tx() as db:
             row = db.execute(
-                "SELECT revision, content_sha FROM hits WHERE id = ?", (hit.id,)
+                "SELECT revision, content_sha, last_seen FROM hits WHERE id = ?", (hit.id,)
             ).fetchone()
             created = row is None
             if row is not None and row["content_sha"] == sha:
+                return UpsertResult(hit.id, int(row["revision"]), changed=False, created=False)
+            if row is not None and hit.last_seen < row["last_seen"]:
+                # An older state of the target (a replay after a pipeline restart): keep its
+                # sightings, but do not send receivers back in time.
+                self._add_sightings(db, hit, int(row["revision"]))
                 return UpsertResult(hit.id, int(row["revision"]), changed=False, created=False)
             revision = 1 if row is None else int(row["revision"]) + 1
             values = (
@@ -555,41 +560,44 @@ class Store:
                     " last_seen = ?, vehicle_ids = ?, temp_c = ?, updated_at = ? WHERE id = ?",
                     (*values, now, hit.id),
                 )
-            db.executemany(
-                "INSERT OR IGNORE INTO sightings(hit_id, frame_id, ts, vehicle_id, lat, lon,"
-                " uncertainty_m, target_class, confidence, temp_c, size_m, pixel_xy)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        hit.id,
-                        s.frame_id,
-                        s.timestamp,
-                        s.vehicle_id,
-                        s.lat,
-                        s.lon,
-                        s.uncertainty_m,
-                        s.target_class,
-                        s.confidence,
-                        s.temp_c,
-                        None if s.size_m is None else _json(list(s.size_m)),
-                        None if s.pixel_xy is None else _json(list(s.pixel_xy)),
-                    )
-                    for s in hit.sightings
-                ],
-            )
-            db.execute(
-                "UPDATE hits SET sighting_count ="
-                " (SELECT COUNT(*) FROM sightings WHERE hit_id = ?) WHERE id = ?",
-                (hit.id, hit.id),
-            )
-            if hit.chip_png:
-                db.execute(
-                    "INSERT OR IGNORE INTO chips(hit_id, revision, sha256, png) VALUES (?, ?, ?, ?)",
-                    (hit.id, revision, hashlib.sha256(hit.chip_png).hexdigest(), hit.chip_png),
-                )
+            self._add_sightings(db, hit, revision)
             for sink in sinks:
                 self._enqueue_hit(db, sink, hit.id, revision, now)
         return UpsertResult(hit.id, revision, changed=True, created=created)
+
+    def _add_sightings(self, db: sqlite3.Connection, hit: Hit, revision: int) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO sightings(hit_id, frame_id, ts, vehicle_id, lat, lon,"
+            " uncertainty_m, target_class, confidence, temp_c, size_m, pixel_xy)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    hit.id,
+                    s.frame_id,
+                    s.timestamp,
+                    s.vehicle_id,
+                    s.lat,
+                    s.lon,
+                    s.uncertainty_m,
+                    s.target_class,
+                    s.confidence,
+                    s.temp_c,
+                    None if s.size_m is None else _json(list(s.size_m)),
+                    None if s.pixel_xy is None else _json(list(s.pixel_xy)),
+                )
+                for s in hit.sightings
+            ],
+        )
+        db.execute(
+            "UPDATE hits SET sighting_count ="
+            " (SELECT COUNT(*) FROM sightings WHERE hit_id = ?) WHERE id = ?",
+            (hit.id, hit.id),
+        )
+        if hit.chip_png:
+            db.execute(
+                "INSERT OR IGNORE INTO chips(hit_id, revision, sha256, png) VALUES (?, ?, ?, ?)",
+                (hit.id, revision, hashlib.sha256(hit.chip_png).hexdigest(), hit.chip_png),
+            )
 
     def _enqueue_hit(
         self, db: sqlite3.Connection, sink: str, hit_id: str, revision: int, now: float

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -112,10 +113,17 @@ def test_hit_upsert_revisions_and_outbox(store):
     hit = store.hit("h1")
     assert hit.revision == 2 and hit.sighting_count == 5 and hit.chip_png == b"\x89PNG-2"
     assert hit.message_id == "h1:2"
-    # sightings accumulate even if an update carries fewer of them
-    store.upsert_hit(make_hit(sightings=2, lat=47.2), sinks=["mqtt"])
+    # a replay of an older state (pipeline restart) keeps sightings but changes nothing else
+    stale = store.upsert_hit(make_hit(sightings=2, lat=47.2), sinks=["mqtt"])
+    assert (stale.revision, stale.changed) == (2, False)
+    assert store.hit("h1").lat == pytest.approx(47.1)
     assert len(store.sightings("h1")) == 5
-    assert store.hit("h1").revision == 3
+    # sightings accumulate even if an update carries fewer of them
+    newer = make_hit(sightings=6, lat=47.2)
+    newer = replace(newer, sightings=newer.sightings[4:])
+    assert store.upsert_hit(newer, sinks=["mqtt"]).revision == 3
+    assert len(store.sightings("h1")) == 6  # frames 0..5, none twice
+    assert store.hit("h1").sighting_count == 6
 
 
 def test_outbox_retry_sent_and_backfill(store):
