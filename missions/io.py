@@ -2,7 +2,9 @@
 
 * GeoJSON (RFC 7946, ``[lon, lat]``): Polygon, MultiPolygon, GeometryCollection, Feature,
   FeatureCollection. Features whose property ``role`` is ``nofly``/``no-fly``/``exclude``/
-  ``hole`` become holes; a polygon's own inner rings are holes too.
+  ``hole`` become holes; a polygon's own inner rings are holes too. Features with role
+  ``segment``/``sortie`` (from our own GeoJSON export) are skipped, so an exported plan
+  reads back as its area.
 * KML (``lon,lat[,alt]``) and KMZ (zipped KML): every Placemark Polygon's outer boundary is
   area, its inner boundaries holes; a placemark whose name, description or ExtendedData
   ``role`` says no-fly/exclude is a hole.
@@ -25,6 +27,8 @@ from missions.area import LatLon, Ring, SearchArea
 from missions.errors import AreaError
 
 HOLE_ROLES = frozenset({"nofly", "no-fly", "no_fly", "exclude", "exclusion", "hole", "searched"})
+# Features our own exports add around the area (segment outlines): not part of the area.
+SKIP_ROLES = frozenset({"segment", "sortie", "path"})
 SUFFIXES = (".geojson", ".json", ".kml", ".kmz", ".plan")
 
 
@@ -137,6 +141,8 @@ def read_geojson_doc(doc: Any, source: str = "geojson") -> SearchArea:
     def feature(f: Any, where: str) -> None:
         nonlocal name
         props = f.get("properties") if isinstance(f, dict) else None
+        if isinstance(props, dict) and str(props.get("role", "")).lower() in SKIP_ROLES:
+            return
         hole = _is_hole(props)
         if not hole and isinstance(props, dict) and not name:
             name = str(props.get("name", ""))

@@ -181,9 +181,17 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
             )
 
     lanes = lay_lanes(searchable, flyable, fp.spacing_m, req.sweep_deg)
+    # Transit legs (to and from launch, between separate parts) may go anywhere but holes.
+    transit_free = shapely.difference(
+        shapely.box(
+            *(np.asarray(local.area.bounds) + np.r_[-1, -1, 1, 1] * (TRANSIT_ROOM_M + 100))
+        ),
+        local.holes,
+    )
+    transit_router = Router(transit_free)
     # Routed turns keep a quarter lane spacing off a ragged boundary: a smaller graph.
     router = Router(flyable, inset_m=float(np.clip(fp.spacing_m / 4, 2.0, 10.0)))
-    route = build_route(lanes, router, launch_xy[0])
+    route = build_route(lanes, router, launch_xy[0], fallback=transit_router)
     xy, kinds, ids = _polyline(route)
     track = Track.from_polyline(xy)
     cum = track.cum
@@ -202,13 +210,6 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
     pieces_in_order, _ = got
     pieces = {order[j]: pieces_in_order[j] for j in range(k)}
 
-    transit_free = shapely.difference(
-        shapely.box(
-            *(np.asarray(local.area.bounds) + np.r_[-1, -1, 1, 1] * (TRANSIT_ROOM_M + 100))
-        ),
-        local.holes,
-    )
-    transit_router = Router(transit_free)
     home_ground: list[float | None] = [None] * k
     if req.dem is not None:
         ll = local.frame.xy_to_latlon(launch_xy)

@@ -156,12 +156,26 @@ class Router:
             seq.append(i)
         return np.vstack([p, nodes[seq], q])
 
-    def connect(self, a: NDArray[np.float64], b: NDArray[np.float64]) -> list[NDArray[np.float64]]:
-        """Paths for many legs: straight where they fit (one vectorised test), else routed."""
+    def connect(
+        self, a: NDArray[np.float64], b: NDArray[np.float64], fallback: Router | None = None
+    ) -> list[NDArray[np.float64]]:
+        """Paths for many legs: straight where they fit (one vectorised test), else routed.
+
+        Legs between parts of the region that do not touch (two separate fields) go through
+        `fallback` (e.g. anywhere but the holes) if given.
+        """
         ok = self.visible(a, b)
         out = []
         for k in range(len(a)):
-            out.append(np.vstack([a[k], b[k]]) if ok[k] else self.path(a[k], b[k]))
+            if ok[k]:
+                out.append(np.vstack([a[k], b[k]]))
+                continue
+            try:
+                out.append(self.path(a[k], b[k]))
+            except PlanError:
+                if fallback is None:
+                    raise
+                out.append(fallback.path(a[k], b[k]))
         return out
 
 
@@ -213,8 +227,14 @@ def order_cells(lanes: Lanes, start_xy: NDArray[np.float64]) -> tuple[list[int],
     return order, variants
 
 
-def build_route(lanes: Lanes, router: Router, start_xy: NDArray[np.float64]) -> Route:
-    """S-order inside each cell, cells in a short order, links routed inside `router.free`."""
+def build_route(
+    lanes: Lanes,
+    router: Router,
+    start_xy: NDArray[np.float64],
+    fallback: Router | None = None,
+) -> Route:
+    """S-order inside each cell, cells in a short order, links routed inside `router.free`
+    (through `fallback` between parts of the area that do not touch)."""
     if not len(lanes):
         raise PlanError("the area is too small or thin for a single lane at this altitude")
     cells, variants = order_cells(lanes, start_xy)
@@ -233,5 +253,5 @@ def build_route(lanes: Lanes, router: Router, start_xy: NDArray[np.float64]) -> 
             flip = not flip
     start = np.asarray(starts)
     end = np.asarray(ends)
-    links = router.connect(end[:-1], start[1:])
+    links = router.connect(end[:-1], start[1:], fallback)
     return Route(np.asarray(order), start, end, links)

@@ -1,0 +1,188 @@
+"""`groundctl plan` run for real: outputs, and clean errors (exit 2, no traceback)."""
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+from mission_testkit import box
+
+from missions.plan import Plan
+
+ROOT = Path(__file__).resolve().parents[2]
+L_SHAPE = str(ROOT / "configs" / "areas" / "l_shape_hole.geojson")
+
+
+def test_plan_writes_json_exports_preview_and_summary(run_cli, tmp_path):
+    out = tmp_path / "out" / "plan.json"
+    png = tmp_path / "out" / "plan.png"
+    r = run_cli(
+        "plan",
+        L_SHAPE,
+        "--camera",
+        "h20t",
+        "--alt",
+        "60",
+        "--overlap",
+        "20",
+        "--drones",
+        "3",
+        "--airframe",
+        "m350_h20t",
+        "-o",
+        str(out),
+        "--export",
+        "qgc",
+        "--export",
+        "kml",
+        "--export",
+        "geojson",
+        "--preview",
+        str(png),
+    )
+    assert r.returncode == 0, r.stderr
+    plan = Plan.load(out)
+    assert len(plan.segments) == 3 and plan.camera.alt_agl_m == 60
+    assert plan.camera.side_overlap == pytest.approx(0.2)
+    assert {s.vehicle for s in plan.segments} == {"m350_h20t"}
+    assert all(s.speed_ms == 12 for s in plan.segments)  # the M350's cruise speed
+    qgc = sorted(out.parent.glob("plan-seg*-sortie*.plan"))
+    assert len(qgc) == len(plan.sorties)
+    assert json.loads(qgc[0].read_text())["geoFence"]["polygons"]
+    assert out.with_suffix(".kml").read_text().startswith("<?xml")
+    assert json.loads(out.with_suffix(".geojson").read_text())["type"] == "FeatureCollection"
+    img = cv2.imread(str(png))
+    assert img is not None and img.shape[1] == 1200
+    # The preview is not blank: area grey, segments in colour.
+    assert len({tuple(p) for p in img.reshape(-1, 3)[::97]}) > 5
+    assert "Segments" in r.stdout and "coverage" in r.stdout and "POD" in r.stdout
+
+
+def test_plan_by_pixels_on_person(run_cli, tmp_path):
+    out = tmp_path / "p.json"
+    r = run_cli(
+        "plan",
+        L_SHAPE,
+        "--camera",
+        "h20t",
+        "--min-px-on-person",
+        "5",
+        "--drones",
+        "1",
+        "-o",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    plan = Plan.load(out)
+    assert plan.camera.px_on_person == pytest.approx(5.0, abs=0.01)
+    r = run_cli("plan", L_SHAPE, "--camera", "h20t", "--min-px-on-person", "1", "-o", str(out))
+    assert r.returncode == 0 and "capped at --max-alt 120" in r.stdout
+    assert Plan.load(out).camera.alt_agl_m == 120
+
+
+def _area(tmp_path, draw, name, outer, holes=()):
+    p = tmp_path / name
+    p.write_text(draw.geojson(outer, hole_features=holes))
+    return str(p)
+
+
+def test_repair_writes_the_repaired_shape(run_cli, tmp_path, draw):
+    bow = _area(tmp_path, draw, "bow.geojson", [(0, 0), (600, 600), (600, 0), (0, 600)])
+    out = tmp_path / "bow-plan.json"
+    r = run_cli("plan", bow, "--camera", "h20t", "--alt", "50", "-o", str(out))
+    assert r.returncode == 2 and "crosses itself at lat" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("plan", bow, "--camera", "h20t", "--alt", "50", "-o", str(out), "--repair")
+    assert r.returncode == 0, r.stderr
+    repaired = tmp_path / "bow-plan.repaired.geojson"
+    assert repaired.exists() and "repaired" in r.stdout
+    assert len(json.loads(repaired.read_text())["features"]) == 2
+
+
+def test_bad_inputs_exit_2_without_traceback(run_cli, tmp_path, draw):
+    swallowed = _area(
+        tmp_path, draw, "sw.geojson", box(0, 0, 100, 100), holes=[box(-5, -5, 105, 105)]
+    )
+    big = _area(tmp_path, draw, "big.geojson", box(0, 0, 4000, 4000))
+    empty = tmp_path / "empty.kml"
+    empty.write_text("")
+    wrong = tmp_path / "area.shp"
+    wrong.write_text("x")
+    swapped = tmp_path / "swapped.geojson"
+    swapped.write_text(
+        json.dumps(
+            {
+                "type": "Polygon",
+                "coordinates": [
+                    [[-33.86, 151.2], [-33.86, 151.21], [-33.85, 151.21], [-33.86, 151.2]]
+                ],
+            }
+        )
+    )
+    out = str(tmp_path / "o.json")
+    cases = [
+        ((swallowed, "--camera", "h20t", "--alt", "50"), "holes cover"),
+        (
+            (big, "--camera", "h20t", "--alt", "50", "--max-area-km2", "5"),
+            "above the limit of 5 km²",
+        ),
+        ((str(empty), "--camera", "h20t", "--alt", "50"), "empty"),
+        ((str(wrong), "--camera", "h20t", "--alt", "50"), "unsupported file type"),
+        ((str(swapped), "--camera", "h20t", "--alt", "50"), "swapped"),
+    ]
+    for args, match in cases:
+        r = run_cli("plan", *args, "-o", out)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr, r.stderr
+        assert match in r.stderr, (match, r.stderr)
+    r = run_cli("plan", str(swapped), "--camera", "h20t", "--alt", "50", "--swap-latlon", "-o", out)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (("--camera", "nosuchcam", "--alt", "50"), "no camera named 'nosuchcam'"),
+        (("--camera", "h20t"), "exactly one of --alt"),
+        (("--camera", "h20t", "--alt", "50", "--min-px-on-person", "4"), "exactly one of --alt"),
+        (("--camera", "h20t", "--alt", "500"), "above --max-alt"),
+        (("--camera", "h20t", "--alt", "50", "--launch", "47.4"), "expected LAT,LON"),
+        (("--camera", "h20t", "--alt", "50", "--launch", "147.4,8.5"), "latitude must be within"),
+        (("--camera", "h20t", "--alt", "50", "--export", "shp"), "unknown format"),
+        (
+            (
+                "--camera",
+                "h20t",
+                "--alt",
+                "50",
+                "--drones",
+                "2",
+                "--airframe",
+                "a",
+                "--airframe",
+                "b",
+                "--airframe",
+                "c",
+            ),
+            "3 --airframe values for 2 drones",
+        ),
+        (("--camera", "h20t", "--alt", "50", "--airframe", "nosuchframe"), "no airframe named"),
+        (("--camera", "h20t", "--alt", "50", "--dem", "none.tif"), "DEM file not found"),
+        (("--camera", "h20t", "--alt", "50", "--overlap", "99"), "side overlap"),
+    ],
+)
+def test_bad_options_exit_2_with_a_one_line_error(
+    tmp_path, draw, capsys, monkeypatch, extra, match
+):
+    # The same entry point as the installed command, in-process to keep the suite quick.
+    from groundctl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GROUNDCTL_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ok = _area(tmp_path, draw, "ok.geojson", box(0, 0, 500, 500))
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", ok, *extra, "-o", str(tmp_path / "o.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("groundctl: error: ") and match in err, err
+    assert not (tmp_path / "o.json").exists()
