@@ -674,9 +674,18 @@ class PymavVehicle(Vehicle):
         )
         asyncio.get_running_loop().create_task(self._refresh())
 
+    _refreshing = False
+
     async def _refresh(self) -> None:
-        with contextlib.suppress(LinkError):
-            await self.request_message(C.MAVLINK_MSG_ID_HOME_POSITION)
+        # Single flight: a flapping link must not pile up home requests.
+        if self._refreshing:
+            return
+        self._refreshing = True
+        try:
+            with contextlib.suppress(LinkError):
+                await self.request_message(C.MAVLINK_MSG_ID_HOME_POSITION)
+        finally:
+            self._refreshing = False
 
     def _check_usable(self) -> None:
         if self.rec.duplicate:

@@ -195,6 +195,24 @@ async def test_upload_with_20pct_loss_and_200ms_latency() -> None:
         ]
         await v.mission.upload(fence, MissionType.FENCE)
         assert len(fleet.vehicles[0].plans[1]) == 4
+        rally = [
+            {
+                "seq": i,
+                "frame": 6,
+                "command": 5100,
+                "params": (0, 0, 0, 0),
+                "x": round((HOME[0] + 0.001 * i) * 1e7),
+                "y": round(HOME[1] * 1e7),
+                "z": 30,
+            }
+            for i in range(2)
+        ]
+        await v.mission.upload(rally, MissionType.RALLY)
+        back = await v.mission.download(MissionType.RALLY)
+        assert [(b.command, b.x) for b in back] == [(5100, r["x"]) for r in rally]
+        assert [(b.command, b.x) for b in await v.mission.download(MissionType.FENCE)] == [
+            (5001, f["x"]) for f in fence
+        ]
         await v.close()
 
 
