@@ -33,6 +33,7 @@ from sim.physics import (
     electrical_power_w,
     step_body,
 )
+from thermal.frame import Gimbal, Pose, PoseSigma
 
 mavext.install(mavlink2)
 M = mavlink2
@@ -244,6 +245,7 @@ class SimVehicle:
         self._next_due: dict[int, float] = dict.fromkeys(self.streams, now)
         self._last_sent_wall: dict[int, float] = {}
         self.gps_err = [0.0, 0.0, 0.0]
+        self._att_err = [0.0, 0.0, 0.0]  # roll, pitch, yaw estimation error, degrees
         self.reached: list[int] = []
 
     @property
@@ -259,8 +261,16 @@ class SimVehicle:
     def ground_at(self, x: float, y: float) -> float:
         if self.terrain is None:
             return self._flat_ground_amsl
+        # Terrain lookups cost two projections: reuse the last one within half a metre.
+        cx, cy, cz = self._ground_cache
+        if abs(x - cx) < 0.5 and abs(y - cy) < 0.5:
+            return cz
         lat, lon = self.to_wgs84(x, y)
-        return float(self.terrain(lat, lon))
+        z = float(self.terrain(lat, lon))
+        self._ground_cache = (x, y, z)
+        return z
+
+    _ground_cache = (math.inf, math.inf, 0.0)
 
     @property
     def gps_ok(self) -> bool:
@@ -317,6 +327,40 @@ class SimVehicle:
         lat, lon = self.to_wgs84(self.body.x + ex, self.body.y + ey)
         return lat, lon, self.body.alt_amsl + ez
 
+    def poses(self) -> tuple[Pose, Pose, float]:
+        """(true pose, pose as the autopilot reports it, Unix timestamp) for the camera."""
+        b = self.body
+        ground = self.ground_at(b.x, b.y)
+        gimbal = Gimbal(0.0, self.gimbal_pitch_deg, self.gimbal_yaw_deg, "vehicle")
+        lat, lon = self.to_wgs84(b.x, b.y)
+        true = Pose(
+            lat,
+            lon,
+            b.alt_amsl,
+            b.alt_amsl - ground,
+            b.alt_amsl - self.home_alt,
+            b.roll_deg,
+            b.pitch_deg,
+            b.yaw_deg,
+            gimbal,
+            PoseSigma(0.0, 0.0, 0.0),
+        )
+        elat, elon, ealt = self.estimated()
+        sigma = PoseSigma(1.5, 2.0, 1.0) if self.gps_ok else PoseSigma(50.0, 10.0, 2.0)
+        est = Pose(
+            elat,
+            elon,
+            ealt,
+            ealt - ground,
+            ealt - self.home_alt,
+            b.roll_deg + self._att_err[0],
+            b.pitch_deg + self._att_err[1],
+            (b.yaw_deg + self._att_err[2]) % 360.0,
+            gimbal,
+            sigma,
+        )
+        return true, est, self.clock.unix_s()
+
     # ------------------------------------------------------------------ output
     def send(self, msg: Any) -> None:
         if self.killed or not self.links:
@@ -340,7 +384,7 @@ class SimVehicle:
 
     def emit_due(self) -> None:
         """Send every telemetry stream that is due at the current simulated time."""
-        if self.killed:
+        if self.killed or not self.links:
             return
         now = self.clock.sim_s
         wall = self.clock.wall()
@@ -453,12 +497,12 @@ class SimVehicle:
                 int(b.yaw_deg * 100) % 36000,
             )
         if msg_id == M.MAVLINK_MSG_ID_ATTITUDE:
-            n = self.rng.gauss
+            ae = self._att_err
             return M.MAVLink_attitude_message(
                 self.time_boot_ms,
-                math.radians(b.roll_deg + n(0, 0.2)),
-                math.radians(b.pitch_deg + n(0, 0.2)),
-                math.radians(((b.yaw_deg + 180.0) % 360.0) - 180.0),
+                math.radians(b.roll_deg + ae[0]),
+                math.radians(b.pitch_deg + ae[1]),
+                math.radians(((b.yaw_deg + ae[2] + 180.0) % 360.0) - 180.0),
                 0.0,
                 0.0,
                 math.radians(b.yaw_rate_dps),
@@ -1415,7 +1459,11 @@ class SimVehicle:
             return
         e[0] = a * e[0] + 0.8 * s * g(0.0, 1.0)
         e[1] = a * e[1] + 0.8 * s * g(0.0, 1.0)
-        e[2] = a * e[2] + 1.2 * s * g(0.0, 1.0)
+        e[2] = a * e[2] + 0.4 * s * g(0.0, 1.0)
+        ae = self._att_err
+        ae[0] = a * ae[0] + 0.3 * s * g(0.0, 1.0)
+        ae[1] = a * ae[1] + 0.3 * s * g(0.0, 1.0)
+        ae[2] = a * ae[2] + 1.0 * s * g(0.0, 1.0)
 
     def _touchdown(self) -> None:
         self.landed = True

@@ -1,0 +1,104 @@
+"""Flight model: determinism with a seed, endurance against the airframe, wind."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from sim_gcs import HOME
+
+from groundctl.config import airframe as load_airframe
+from sim import SimFleet
+from sim.physics import endurance_hover_s
+from sim.vehicle import ACCEPTED
+
+M_ARM, M_TAKEOFF, M_REPOSITION = 400, 22, 192
+NAN = math.nan
+
+
+async def _fly_track(seed: int, mavic3t, wind_ms: float = 0.0) -> list[tuple[float, ...]]:
+    fleet = SimFleet(
+        vehicles=1,
+        autopilot="px4",
+        airframe=mavic3t,
+        home=HOME,
+        seed=seed,
+        gust_ms=2.0,
+        wind_ms=wind_ms,
+        gcs_port=None,
+        api_base_port=None,
+        manual_clock=True,
+    )
+    async with fleet:
+        v = fleet.vehicles[0]
+        await fleet.advance(3.0)
+        assert v.command(M_ARM, [1, 0, 0, 0, 0, 0, 0]) == ACCEPTED
+        assert v.command(M_TAKEOFF, [0, 0, 0, NAN, NAN, NAN, HOME[2] + 30]) == ACCEPTED
+        await fleet.advance(10.0)
+        lat, lon = HOME[0] + 0.002, HOME[1]
+        assert v.command(M_REPOSITION, [-1, 1, 0, NAN, lat, lon, HOME[2] + 30]) == ACCEPTED
+        track = []
+        for _ in range(40):
+            await fleet.advance(1.0)
+            track.append((*v.estimated(), v.battery_pct, v.body.roll_deg))
+        return track
+
+
+async def test_same_seed_same_flight_other_seed_differs(mavic3t):
+    a = await _fly_track(7, mavic3t)
+    b = await _fly_track(7, mavic3t)
+    c = await _fly_track(8, mavic3t)
+    assert a == b
+    assert a != c
+    # Reached the reposition point ~222 m north in the 40 s.
+    assert abs(a[-1][0] - (HOME[0] + 0.002)) < 3e-5
+
+
+@pytest.mark.parametrize("name", ["mavic3t", "m350_h20t"])
+def test_hover_endurance_matches_airframe(name):
+    af = load_airframe(name)
+    assert endurance_hover_s(af) == pytest.approx(af.endurance_min * 60, rel=0.10)
+
+
+def test_vtol_cruise_endurance_matches_airframe():
+    af = load_airframe("trinity_f90")
+    assert endurance_hover_s(af) == pytest.approx(af.endurance_min * 60, rel=0.10)
+
+
+async def test_flown_hover_endurance_and_battery_curve(mavic3t):
+    """Hover until empty with the battery failsafe off: flight time within 10 % of the spec."""
+    async with SimFleet(
+        vehicles=1,
+        autopilot="px4",
+        airframe=mavic3t,
+        home=HOME,
+        seed=1,
+        gcs_port=None,
+        api_base_port=None,
+        manual_clock=True,
+    ) as fleet:
+        v = fleet.vehicles[0]
+        v.params["COM_LOW_BAT_ACT"] = 0
+        await fleet.advance(3.0)
+        assert v.command(M_ARM, [1, 0, 0, 0, 0, 0, 0]) == ACCEPTED
+        assert v.command(M_TAKEOFF, [0, 0, 0, NAN, NAN, NAN, HOME[2] + 20]) == ACCEPTED
+        start = fleet.sim_time_s
+        volts = []
+        while v.battery_pct > 0.0 and fleet.sim_time_s - start < 2 * 3600:
+            await fleet.advance(60.0)
+            volts.append(v.battery.voltage_v)
+        flown_min = (fleet.sim_time_s - start) / 60
+        assert flown_min == pytest.approx(mavic3t.endurance_min, rel=0.10)
+        # Voltage falls monotonically from ~4.2 V per cell toward ~3.0 V per cell.
+        assert volts[0] > 3.9 * mavic3t.battery_cells
+        assert volts[-1] < 3.4 * mavic3t.battery_cells
+        assert all(x >= y - 0.05 for x, y in itertools.pairwise(volts))
+
+
+async def test_headwind_slows_ground_speed_and_costs_energy(mavic3t):
+    calm = await _fly_track(3, mavic3t, wind_ms=0.0)
+    # Wind FROM the north (0 deg) blows against a northward leg.
+    windy = await _fly_track(3, mavic3t, wind_ms=8.0)
+    assert windy[20][0] < calm[20][0] - 2e-5  # less far north after the same time
+    assert windy[-1][3] < calm[-1][3]  # more battery used

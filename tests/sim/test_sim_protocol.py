@@ -1,0 +1,220 @@
+"""Protocol details a ground station relies on: ids, parameters, streams, commands, faults."""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+
+from sim_gcs import HOME, Gcs, M, offset, takeoff, waypoint
+
+from sim import SimFleetThread
+
+NAN = math.nan
+
+
+def test_autopilot_version_params_and_message_intervals(mavic3t):
+    with SimFleetThread(
+        vehicles=2,
+        autopilot="px4",
+        airframe=mavic3t,
+        home=HOME,
+        speedup=5,
+        seed=1,
+        gcs_port=None,
+        api_base_port=0,
+        sysids=[7, 7],
+        uids=[0x1111, 0x2222],
+    ) as ft:
+        uids = set()
+        for v in ft.vehicles:
+            gcs = Gcs(v.ports.pymavlink_api, target=7)
+            assert gcs.command(M.MAV_CMD_REQUEST_MESSAGE, M.MAVLINK_MSG_ID_AUTOPILOT_VERSION) == 0
+            # Sent before the ACK, so the command loop may already have received it.
+            av = gcs.last.get("AUTOPILOT_VERSION") or gcs.wait_type("AUTOPILOT_VERSION")
+            caps = av.capabilities
+            for bit in (
+                M.MAV_PROTOCOL_CAPABILITY_MISSION_INT,
+                M.MAV_PROTOCOL_CAPABILITY_COMMAND_INT,
+                M.MAV_PROTOCOL_CAPABILITY_MAVLINK2,
+                M.MAV_PROTOCOL_CAPABILITY_MISSION_FENCE,
+                M.MAV_PROTOCOL_CAPABILITY_MISSION_RALLY,
+                M.MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_BYTEWISE,
+            ):
+                assert caps & bit
+            uids.add(av.uid)
+            gcs.close()
+        assert uids == {0x1111, 0x2222}  # same sysid, told apart by uid
+
+        v = ft.vehicles[0]
+        gcs = Gcs(v.ports.pymavlink_api, target=7)
+        # Full parameter list, PX4 integers byte-wise.
+        gcs.conn.mav.param_request_list_send(7, 1)
+        params: dict[str, float] = {}
+        end = time.monotonic() + 20
+        total = None
+        while time.monotonic() < end and (total is None or len(params) < total):
+            m = gcs.recv(0.1)
+            if m is not None and m.get_type() == "PARAM_VALUE":
+                params[m.param_id] = m.param_value
+                total = m.param_count
+        assert total is not None and len(params) == total
+        for name in (
+            "NAV_DLL_ACT",
+            "COM_DL_LOSS_T",
+            "COM_LOW_BAT_ACT",
+            "RTL_RETURN_ALT",
+            "MIS_TAKEOFF_ALT",
+        ):
+            assert name in params
+        assert struct.unpack("<i", struct.pack("<f", params["COM_DL_LOSS_T"]))[0] == 10
+        assert params["RTL_RETURN_ALT"] == 60.0
+        # Streams: switch GPS_RAW_INT off, then ask for LOCAL_POSITION_NED at 2 Hz.
+        assert gcs.command(M.MAV_CMD_SET_MESSAGE_INTERVAL, M.MAVLINK_MSG_ID_GPS_RAW_INT, -1) == 0
+        assert (
+            gcs.command(
+                M.MAV_CMD_SET_MESSAGE_INTERVAL, M.MAVLINK_MSG_ID_LOCAL_POSITION_NED, 500_000
+            )
+            == 0
+        )
+        gcs.wait_type("LOCAL_POSITION_NED", timeout=10)
+        gcs.last.pop("GPS_RAW_INT", None)
+        t_end = time.monotonic() + 2.0
+        while time.monotonic() < t_end:
+            gcs.recv(0.1)
+        assert "GPS_RAW_INT" not in gcs.last
+        assert gcs.command(M.MAV_CMD_SET_MESSAGE_INTERVAL, 99999, 1000) == M.MAV_RESULT_UNSUPPORTED
+        gcs.close()
+
+
+def test_upload_survives_duplicates_reordering_and_latency(mavic3t):
+    with SimFleetThread(
+        vehicles=1,
+        autopilot="px4",
+        airframe=mavic3t,
+        home=HOME,
+        speedup=5,
+        seed=1,
+        gcs_port=None,
+        api_base_port=0,
+    ) as ft:
+        v = ft.vehicles[0]
+        v.faults.loss_pct = 10
+        v.faults.duplicate_pct = 25
+        v.faults.reorder_pct = 25
+        v.faults.latency_ms = 40
+        gcs = Gcs(v.ports.pymavlink_api)
+        items = [waypoint(*offset(HOME[0], HOME[1], 10 * i, 5 * i), 30 + i) for i in range(12)]
+        ack = gcs.upload(items)
+        assert ack.type == M.MAV_MISSION_ACCEPTED
+        got, opaque = gcs.download()
+        assert opaque == ack.opaque_id
+        assert [m.z for m in got] == [30.0 + i for i in range(12)]
+        # Rally points and a clear.
+        rally = [
+            (
+                M.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+                M.MAV_CMD_NAV_RALLY_POINT,
+                0,
+                0,
+                0,
+                0,
+                HOME[0],
+                HOME[1],
+                30,
+            )
+        ]
+        assert gcs.upload(rally, mission_type=M.MAV_MISSION_TYPE_RALLY).type == 0
+        assert len(v.plans[2]) == 1
+        for _ in range(10):
+            gcs.conn.mav.mission_clear_all_send(1, 1, M.MAV_MISSION_TYPE_MISSION)
+            try:
+                gcs.wait_type("MISSION_ACK", lambda m: m.mission_type == 0, timeout=2)
+                break
+            except TimeoutError:
+                continue
+        assert v.plans[0] == [] and len(v.plans[2]) == 1
+        got, opaque = gcs.download()
+        assert got == [] and opaque == 0
+        gcs.close()
+
+
+def test_flight_commands_px4(mavic3t):
+    with SimFleetThread(
+        vehicles=1,
+        autopilot="px4",
+        airframe=mavic3t,
+        home=HOME,
+        speedup=20,
+        seed=4,
+        gcs_port=None,
+        api_base_port=0,
+    ) as ft:
+        v = ft.vehicles[0]
+        gcs = Gcs(v.ports.pymavlink_api)
+        gcs.wait_type("HOME_POSITION", timeout=30)
+        items = [takeoff(20)] + [
+            waypoint(*offset(HOME[0], HOME[1], 100 * (i + 1), 0), 20) for i in range(4)
+        ]
+        assert gcs.upload(items).type == 0
+        assert gcs.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == 0
+        assert gcs.command(M.MAV_CMD_DO_SET_MISSION_CURRENT, 2) == 0
+        assert gcs.command(M.MAV_CMD_MISSION_START) == 0
+        gcs.wait_until(lambda: 2 in gcs.reached, 60, "item 2")
+        assert 1 not in gcs.reached  # started at item 2
+        # Pause: PX4 holds; continue resumes the mission.
+        assert gcs.command(M.MAV_CMD_DO_PAUSE_CONTINUE, 0) == 0
+        gcs.wait_type("HEARTBEAT", lambda m: m.custom_mode == (4 << 16 | 3 << 24))
+        assert gcs.command(M.MAV_CMD_DO_CHANGE_SPEED, 1, 4.0, -1) == 0
+        assert gcs.command(M.MAV_CMD_DO_PAUSE_CONTINUE, 1) == 0
+        gcs.wait_type("HEARTBEAT", lambda m: m.custom_mode == (4 << 16 | 4 << 24))
+        gcs.wait_type("VFR_HUD", lambda m: 3.0 < m.groundspeed < 4.6, timeout=30)
+        gcs.wait_until(lambda: gcs.reached[-1:] == [4], 90, "last item")
+        # Orbit around a point 50 m east: the vehicle circles at ~radius.
+        c_lat, c_lon = offset(HOME[0], HOME[1], 400, 50)
+        r = gcs.command_int(
+            M.MAV_CMD_DO_ORBIT,
+            M.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+            (30, 5, 0, 0),
+            round(c_lat * 1e7),
+            round(c_lon * 1e7),
+            25,
+        )
+        assert r == 0
+        time.sleep(4)
+        cx, cy = v.to_local(c_lat, c_lon)
+        assert abs(math.hypot(v.body.x - cx, v.body.y - cy) - 30) < 4
+        # Gimbal: nadir by default, settable.
+        assert v.poses()[0].gimbal.pitch_deg == -90
+        assert gcs.command(M.MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW, -45, 0) == 0
+        true, est, ts = v.poses()
+        assert true.gimbal.pitch_deg == -45 and abs(true.alt_agl_m - 25) < 2
+        assert abs(ts - ft.fleet.clock.unix_s()) < 5
+        gcs.close()
+
+
+def test_kill_and_restart(mavic3t):
+    with SimFleetThread(
+        vehicles=1,
+        autopilot="ardupilot",
+        airframe=mavic3t,
+        home=HOME,
+        speedup=5,
+        seed=4,
+        gcs_port=None,
+        api_base_port=0,
+        tcp_base_port=0,
+    ) as ft:
+        v = ft.vehicles[0]
+        gcs = Gcs(v.ports.pymavlink_tcp)  # ArduPilot's TCP port
+        first = gcs.wait_type("GLOBAL_POSITION_INT", timeout=20)
+        v.faults.kill()
+        time.sleep(0.5)
+        while gcs.recv(0.3) is not None:
+            pass
+        assert gcs.recv(1.0) is None  # silent
+        v.faults.restart()
+        gcs.wait_until(lambda: any("booted" in t for t in gcs.statustexts), 20, "boot text")
+        again = gcs.wait_type("GLOBAL_POSITION_INT", timeout=20)
+        assert again.time_boot_ms < first.time_boot_ms + 20_000
+        gcs.close()
