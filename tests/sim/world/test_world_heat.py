@@ -9,7 +9,7 @@ from conftest import LAT0, LON0
 from sim.world import Renderer, SensorModel, load_scenario
 from sim.world.heat import Weather, cover_temp_c, target_heat
 from sim.world.scenario import Conditions
-from thermal.frame import Pose
+from thermal.frame import Gimbal, Pose
 
 PRESETS = ["clear_night", "rainy_night", "sunny_afternoon", "overcast_day", "dawn", "dusk"]
 
@@ -59,7 +59,7 @@ def test_backgrounds_follow_the_weather():
     assert target_heat("car", night).hot_c > 40  # engine bay just after parking
 
 
-def _render_person(write_scenario, cam, preset, **sensor):
+def _render_person(write_scenario, cam, preset):
     path = write_scenario(
         conditions={"preset": preset, "air_temp_c": 9.0},
         targets=[{"id": "p", "class": "person", "posture": "lying", "lat": LAT0, "lon": LON0}],
@@ -79,7 +79,7 @@ def test_rendered_person_and_ground_temperatures(write_scenario, cam):
     ground = np.median(img)
     assert ground == pytest.approx(cover_temp_c("grass", world.weather)[0], abs=1.0)
     # In rain the same person stands out far less.
-    wet_world, wet = _render_person(write_scenario, cam, "rainy_night")
+    _, wet = _render_person(write_scenario, cam, "rainy_night")
     assert wet.max() - np.median(wet) < img.max() - ground - 2.0
 
 
@@ -87,7 +87,7 @@ def test_sky_and_atmosphere(write_scenario, cam):
     world = load_scenario(write_scenario())
     r = Renderer(world, cam, sensor=SensorModel(0.0, False, 0.0, 0.0, 0.0, True))
     # Looking at the horizon: the top half is clear night sky, far colder than the ground.
-    img = r.render(Pose(lat=LAT0, lon=LON0, alt_agl_m=30.0, gimbal=Gimbal0)).celsius
+    img = r.render(Pose(lat=LAT0, lon=LON0, alt_agl_m=30.0, gimbal=Gimbal(pitch_deg=0.0))).celsius
     assert np.allclose(img[:200], world.weather.sky_temp_c)
     assert world.weather.sky_temp_c < world.weather.air_temp_c - 30
     # Far ground is pulled towards the air temperature by the atmosphere.
@@ -96,8 +96,3 @@ def test_sky_and_atmosphere(write_scenario, cam):
     far = float(np.median(img[270:275]))  # ~1 deg down: 1.7 km away
     assert abs(far - world.weather.air_temp_c) < abs(near - world.weather.air_temp_c)
     assert abs(near - grass) < 1.5
-
-
-from thermal.frame import Gimbal  # noqa: E402
-
-Gimbal0 = Gimbal(pitch_deg=0.0)

@@ -82,7 +82,7 @@ def test_geotiff_terrain(write_scenario, tmp_path):
     assert got == pytest.approx(600 + (lats - LAT0) * 1e4, abs=0.05)
     # A DEM smaller than the area is refused with a way out.
     _write_dem(tmp_path / "small.tif", LAT0, LON0, rows=20, cols=20)
-    with pytest.raises(ScenarioError, match="covers only .* use a larger DEM"):
+    with pytest.raises(ScenarioError, match=r"covers only .* use a larger DEM"):
         load_scenario(
             write_scenario(name="s2.yaml", terrain={"kind": "geotiff", "path": "small.tif"})
         )

@@ -15,6 +15,7 @@ from sim.world import CameraPayload, Renderer, StaticPoseSource, load_scenario
 from sim.world.record import read_recorded
 from thermal.frame import Gimbal, Pose
 from thermal.framing import read_frame
+from thermal.readers import read_file
 
 TRUE = Pose(lat=LAT0, lon=LON0, alt_agl_m=60.0, yaw_deg=30.0, gimbal=Gimbal(pitch_deg=-90))
 # What the autopilot believes: 3 m off and a slightly wrong heading.
@@ -31,11 +32,16 @@ def _world(write_scenario):
     )
 
 
-async def test_frames_round_trip_over_tcp(write_scenario, cam):
+async def test_frames_round_trip_over_tcp(write_scenario, cam, tmp_path):
     world = _world(write_scenario)
     source = StaticPoseSource(TRUE, ESTIMATED)
-    async with CameraPayload(world, cam, source, vehicle_id=3, port=0, rate_hz=20) as payload:
+    rec = tmp_path / "rec3"
+    async with CameraPayload(
+        world, cam, source, vehicle_id=3, port=0, rate_hz=20, record_dir=rec
+    ) as payload:
         assert payload.port > 0
+        truth = json.loads((rec / "truth.geojson").read_text())
+        assert [f["id"] for f in truth["features"]] == ["p1"]
         readers = [await asyncio.open_connection("127.0.0.1", payload.port) for _ in range(2)]
         got = [[await asyncio.wait_for(read_frame(r), 30) for _ in range(3)] for r, _ in readers]
         for _, w in readers:
@@ -54,6 +60,9 @@ async def test_frames_round_trip_over_tcp(write_scenario, cam):
     b = {f.frame_id: f for f in got[1]}
     for fid in common:
         assert np.array_equal(a[fid].pixels, b[fid].pixels)
+    # Nothing streamed is missing from the recording.
+    for f in got[0]:
+        assert (rec / f"frame_{f.frame_id:06d}.tiff").is_file()
     # Pixels equal the renderer's output for the TRUE pose, within the 0.01 K quantisation.
     frame = got[0][0]
     ref = Renderer(world, cam, seed=world.spec.seed * 1000 + 3).render(TRUE, frame.frame_id)
@@ -81,6 +90,10 @@ async def test_recording_round_trip(write_scenario, cam, tmp_path):
     back = read_recorded(tiffs[0])
     assert back.pose == ESTIMATED and back.frame_id == 1 and back.vehicle_id == 1
     assert np.max(np.abs(back.pixels - frames[0].pixels)) <= 0.006
+    # The ground station's reader (what `groundctl detect` uses) reads it the same way.
+    seen = read_file(tiffs[1])
+    assert seen.radiometric and seen.pose == ESTIMATED and seen.camera == "testcam"
+    assert np.max(np.abs(seen.pixels - frames[1].pixels)) <= 0.006
 
 
 async def test_port_in_use_is_a_clear_error(write_scenario, cam):
