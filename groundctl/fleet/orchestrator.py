@@ -386,6 +386,8 @@ class Orchestrator:
         if st.battery is not None and st.battery.remaining_pct is not None:
             v.battery_pct = st.battery.remaining_pct
             hist = self._battery_hist[name]
+            if hist and abs(hist[-1][1] - v.battery_pct) > 5.0:
+                hist.clear()  # a swap or a jump in the estimate: the old slope means nothing
             if not hist or hist[-1][1] != v.battery_pct:
                 hist.append((time.monotonic(), v.battery_pct))
         return st

@@ -195,3 +195,58 @@ async def test_restarted_ground_station_reattaches_without_reupload(tmp_path, fl
     finally:
         await mgr.close()
         await sim.stop()
+
+
+@pytest.mark.parametrize("flavour", ["px4", "ardupilot"])
+async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour):
+    from groundctl.fleet.relay import uncovered_s
+    from tests.groundctl.fleet.planfix import at
+    from thermal.hit import Hit
+
+    plan = make_plan(segments=1, lanes_per_sortie=2)
+    sim = await start_sim(plan, 2, flavour=flavour, speedup=SPEEDUP)
+    mgr = LinkManager(gcs_sysid=245)
+    sim.name_drones(["a", "b"])
+    try:
+        fleet, vehicles = await connect(sim, mgr, ["a", "b"])
+        orch = orchestrator(plan, fleet, vehicles, tmp_path / "op.sqlite", sim)
+        run = asyncio.create_task(orch.run())
+        lat, lon = at(60, 120)
+        hit = Hit(
+            id="p1",
+            target_class="person",
+            confidence=0.93,
+            lat=lat,
+            lon=lon,
+            uncertainty_m=3.0,
+            first_seen=0,
+            last_seen=0,
+            sightings=(),
+            vehicle_ids=(),
+        )
+        watch = orch.overwatch(hit)
+        assert watch is not None
+        assert orch.overwatch(hit) is None  # one watch per person
+        await wait_until(lambda: len(watch.open) == 1, 60, "first drone over the target")
+        first = next(iter(watch.open))
+        t_first = watch.open[first]
+        # Its battery is now low: it must leave soon, and a relief must be there before.
+        sim.vehicle(first).faults.set_battery(45.0)
+        await wait_until(lambda: watch.handovers >= 1 and first not in watch.open, 90, "handover")
+        t_end = time.monotonic()
+        orch.end_overwatch("p1")
+        await asyncio.wait_for(run, timeout=120)
+        (relief,) = {n for n, _, _ in watch.history} - {first}
+        a_turn = next(h for h in watch.history if h[0] == first)
+        b_turn = next(h for h in watch.history if h[0] == relief)
+        assert b_turn[1] < a_turn[2]  # the relief arrived before the first drone left
+        assert uncovered_s(watch.intervals(t_end), t_first, t_end) == 0.0
+        assert orch.fraction_swept == 1.0  # the search went on meanwhile
+        events = [e.kind for e in orch.journal.store.events()]
+        assert "relief_ordered" in events and "handover" in events
+        # the drones over the target were at different heights
+        gotos = [c for c in orch.journal.store.commands() if c.command == "goto"]
+        assert len({c.params["alt_rel_m"] for c in gotos[:2]}) == 2
+    finally:
+        await mgr.close()
+        await sim.stop()
