@@ -19,10 +19,10 @@ import statistics
 import time
 from pathlib import Path
 
-from sim import SimFleet
+from sim.fleet import SimFleet
 
 HOME = (47.397742, 8.545594, 488.0)
-SPEEDUPS = (1, 5, 10, 20, 40, 60, 100, 150, 200, 300)
+SPEEDUPS = (1, 5, 10, 20, 40, 60, 100, 150, 200, 300, 500, 1000)
 RESULTS = Path(__file__).resolve().parent / "results" / "sim.json"
 
 
@@ -50,13 +50,12 @@ async def _run(n: int, speedup: float, seconds: float) -> dict[str, float]:
             seed=1,
             gcs_port=port,
             api_base_port=0,
-            gps_warmup_s=0.5,
+            gps_warmup_s=0.0,
         ) as fleet:
             await asyncio.sleep(0.3)
-            for i, v in enumerate(fleet.vehicles):
-                v.command(400, [1, 0, 0, 0, 0, 0, 0])
+            for v in fleet.vehicles:
+                assert v.command(400, [1, 0, 0, 0, 0, 0, 0]) == 0, v.statustexts[-3:]
                 v.command(22, [0, 0, 0, math.nan, math.nan, math.nan, HOME[2] + 30])
-                v.gps_fix_at_s = 0.0
             await asyncio.sleep(0.5)
             for i, v in enumerate(fleet.vehicles):
                 lat = HOME[0] + 0.01 * math.cos(i)

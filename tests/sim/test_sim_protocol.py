@@ -190,6 +190,9 @@ def test_flight_commands_px4(mavic3t):
         true, est, ts = v.poses()
         assert true.gimbal.pitch_deg == -45 and abs(true.alt_agl_m - 25) < 2
         assert abs(ts - ft.fleet.clock.unix_s()) < 5
+        # The estimated pose is what GLOBAL_POSITION_INT reports: near, not equal.
+        north_err_m = (est.lat - true.lat) * 111_320
+        assert abs(north_err_m) + abs(est.lon - true.lon) > 0 and abs(north_err_m) < 5
         gcs.close()
 
 
