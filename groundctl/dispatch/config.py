@@ -26,6 +26,7 @@ Without a `dispatch:` section the store (and the web map / terminal) is all ther
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -136,6 +137,9 @@ class CotConfig(_Strict):
     hit_stale_s: float = Field(default=3600.0, gt=0)
     vehicle_stale_s: float = Field(default=30.0, gt=0)
     vehicle_interval_s: float = Field(default=2.0, ge=0)
+    # Re-send every hit this often (TAK replaces the marker by uid): keeps markers fresh and
+    # repairs lost datagrams or writes lost with a dying TCP connection. 0: never.
+    refresh_s: float = Field(default=120.0, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -194,6 +198,19 @@ def dispatch_config(data: Any, source: str, key: str = "dispatch") -> DispatchCo
     """Validate a `dispatch:` mapping; errors name `source` and the key."""
     if data is None:
         return DispatchConfig()
+    if isinstance(data, Mapping):
+        # Validate each sub-section against its own model, so that an unknown key is
+        # reported with the keys that section does know.
+        data = dict(data)
+        for name, model in (("mqtt", MqttConfig), ("retry", RetryConfig)):
+            if isinstance(data.get(name), Mapping):
+                data[name] = gconfig.validate(model, data[name], source, f"{key}.{name}")
+        for name, model in (("cot", CotConfig), ("webhooks", WebhookConfig)):
+            if isinstance(data.get(name), list):
+                data[name] = [
+                    gconfig.validate(model, item, source, f"{key}.{name}.{i}")
+                    for i, item in enumerate(data[name])
+                ]
     return gconfig.validate(DispatchConfig, data, source, key)
 
 

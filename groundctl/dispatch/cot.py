@@ -186,6 +186,7 @@ class CotTransport:
         self.port = parts.port or {"udp": 6969, "tcp": 8087}.get(parts.scheme, 8089)
         self._sock: socket.socket | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._reader: asyncio.StreamReader | None = None
 
     @property
     def connected(self) -> bool:
@@ -214,7 +215,7 @@ class CotTransport:
                 self.cfg.ca_file, self.cfg.cert_file, self.cfg.key_file, self.cfg.tls_insecure
             )
         try:
-            _, self._writer = await asyncio.wait_for(
+            self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port, ssl=ctx), timeout=15
             )
         except ssl.SSLCertVerificationError as exc:
@@ -229,8 +230,10 @@ class CotTransport:
         if self._sock is not None:
             self._sock.sendto(data, (self.host, self.port))
             return
-        assert self._writer is not None
-        if self._writer.is_closing():
+        assert self._writer is not None and self._reader is not None
+        # TAK servers never half-close: EOF means the server went away. Writing anyway would
+        # "succeed" into the kernel buffer and be lost with the next RST.
+        if self._writer.is_closing() or self._reader.at_eof():
             await self.close()
             raise ConnectionResetError(f"TAK server {self.cfg.url} closed the connection")
         self._writer.write(data)
@@ -241,7 +244,7 @@ class CotTransport:
             self._sock.close()
             self._sock = None
         if self._writer is not None:
-            writer, self._writer = self._writer, None
+            writer, self._writer, self._reader = self._writer, None, None
             writer.close()
             with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
                 await asyncio.wait_for(writer.wait_closed(), timeout=5)

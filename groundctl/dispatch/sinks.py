@@ -34,9 +34,19 @@ class CotSink(OutboxSink):
         self.cfg = cfg
         self.transport = CotTransport(cfg)
         self._vehicle_sent_at: dict[int, float] = {}
+        self._last_refresh = time.monotonic()
 
     async def connect(self) -> None:
         await self.transport.connect()
+
+    async def idle(self) -> None:
+        if self.cfg.refresh_s <= 0:
+            return
+        now = time.monotonic()
+        if now - self._last_refresh < min(self.cfg.refresh_s, 30.0):
+            return
+        self._last_refresh = now
+        self.store.requeue_sent(self.name, self.cfg.refresh_s, unacknowledged_only=False)
 
     async def disconnect(self) -> None:
         await self.transport.close()

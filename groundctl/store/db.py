@@ -797,13 +797,23 @@ class Store:
         """Queue again the hits sent to `sink` more than `older_than_s` ago that no command
         centre has acknowledged yet (the message id is unchanged, so receivers that did get
         it drop the copy). Covers a broker that acknowledged and then lost a message."""
+        return self.requeue_sent(sink, older_than_s, unacknowledged_only=True)
+
+    def requeue_sent(self, sink: str, older_than_s: float, *, unacknowledged_only: bool) -> int:
+        """Queue again the latest revision of hits last sent to `sink` more than
+        `older_than_s` ago (e.g. a periodic CoT refresh, which also covers lost datagrams)."""
         now = time.time()
+        ack_clause = (
+            " AND NOT EXISTS (SELECT 1 FROM acks WHERE acks.hit_id = outbox.subject)"
+            if unacknowledged_only
+            else ""
+        )
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE outbox SET state = 'pending', next_attempt_at = ?"
                 " WHERE sink = ? AND kind = 'hit' AND state = 'sent' AND sent_at <= ?"
                 " AND revision = (SELECT revision FROM hits WHERE hits.id = outbox.subject)"
-                " AND NOT EXISTS (SELECT 1 FROM acks WHERE acks.hit_id = outbox.subject)",
+                + ack_clause,
                 (now, sink, now - older_than_s),
             )
             return cur.rowcount

@@ -150,6 +150,9 @@ def test_reannounce_only_unacknowledged(store):
     assert not store.add_ack(Ack("ack-1", "a", "received", ts=1.0))  # duplicate dropped
     assert store.reannounce_unacknowledged("mqtt", older_than_s=0.0) == 1
     assert [m.subject for m in store.due("mqtt")] == ["b"]
+    # a periodic refresh (CoT) re-queues acknowledged hits too
+    store.mark_sent([m.id for m in store.due("mqtt")])
+    assert store.requeue_sent("mqtt", older_than_s=0.0, unacknowledged_only=False) == 2
     assert store.hit("a").status == "received"
     assert store.hit("b").status is None
     with pytest.raises(StoreError, match="unknown acknowledgement status 'maybe'"):
