@@ -5,6 +5,9 @@ at the camera rate to every connected client. Each frame is rendered from the ve
 pose and carries the ESTIMATED pose (what the autopilot believes) in its header, as a real
 payload does. A client that cannot keep up loses frames (like a video link), never the
 connection; frames are optionally recorded to disk (`sim.world.record`), where none are lost.
+While nobody is connected and nothing is recorded, no frames are rendered (frame ids count
+rendered frames). A non-radiometric camera (``radiometric: false``, e.g. a Boson) sends
+14-bit counts with a ``relative`` scale instead of temperatures.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
 
 from sim.errors import SimError
 from sim.world.record import FrameRecorder
@@ -29,6 +35,12 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_PORT = 5600
 # A client more than this many bytes behind (~4 frames of 640x512 u16) skips frames.
 MAX_CLIENT_BACKLOG = 3 * 1024 * 1024
+
+
+def raw_counts(celsius: NDArray[np.float32]) -> NDArray[np.float32]:
+    """What a non-radiometric 14-bit core outputs before AGC: counts linear in scene
+    temperature (~25 mK per count, 25 °C at mid-scale), with no calibration to undo."""
+    return np.clip(8192.0 + (celsius - 25.0) * 40.0, 0, 16383).astype(np.float32)
 
 
 def stream_port(index: int, base: int = DEFAULT_BASE_PORT) -> int:
@@ -89,6 +101,8 @@ class CameraPayload:
         if not self.rate_hz > 0:
             raise SimError(f"vehicle {vehicle_id}: camera rate must be positive, got {rate_hz}")
         self.scale = scale or Scale.centikelvin()
+        # A non-radiometric core (e.g. a Boson) sends counts, not temperatures.
+        self.radiometric = bool(getattr(camera, "radiometric", True))
         base_seed = world.spec.seed if seed is None else seed
         self.renderer = Renderer(world, camera, seed=base_seed * 1000 + vehicle_id, sensor=sensor)
         self.recorder = FrameRecorder(record_dir, self.scale) if record_dir else None
@@ -158,9 +172,12 @@ class CameraPayload:
         true_pose, est_pose, stamp = self.pose_source.poses()
         self.frame_id += 1
         rendered = self.renderer.render(true_pose, self.frame_id)
+        pixels, unit = rendered.celsius, "celsius"
+        if not self.radiometric:
+            pixels, unit = raw_counts(pixels), "relative"
         frame = ThermalFrame(
-            pixels=rendered.celsius,
-            unit="celsius",
+            pixels=pixels,
+            unit=unit,
             timestamp=stamp,
             frame_id=self.frame_id,
             vehicle_id=self.vehicle_id,
@@ -172,8 +189,11 @@ class CameraPayload:
             self.recorder.write(frame)
         return frame
 
-    def _capture_encoded(self) -> bytes:
-        return encode(self.capture(), self.scale)
+    def _capture_encoded(self) -> bytes | None:
+        if not self._clients and self.recorder is None:
+            return None  # nobody watching or recording: save the CPU for the other drones
+        frame = self.capture()
+        return encode(frame, self.scale if frame.radiometric else None)
 
     async def _run(self) -> None:
         period = 1.0 / self.rate_hz

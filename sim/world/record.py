@@ -39,11 +39,12 @@ class FrameRecorder:
     def write(self, frame: ThermalFrame) -> Path:
         """Write one frame; returns the TIFF's path."""
         tiff, sidecar = self.paths(frame.frame_id)
-        raw = self.scale.invert(frame.pixels, np.uint16)
+        scale = self.scale if frame.radiometric else Scale("relative")
+        raw = scale.invert(frame.pixels, np.uint16)
         tmp = sidecar.with_suffix(".json.part")
         try:
             tifffile.imwrite(tiff, raw, photometric="minisblack")
-            tmp.write_text(json.dumps(header_to_dict(frame, self.scale), indent=1), "utf-8")
+            tmp.write_text(json.dumps(header_to_dict(frame, scale), indent=1), "utf-8")
             os.replace(tmp, sidecar)
         except OSError as exc:
             raise SimError(f"cannot record frame {frame.frame_id} to {self.dir}: {exc}") from None

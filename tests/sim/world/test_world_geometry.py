@@ -9,6 +9,7 @@ import pytest
 from conftest import LAT0, LON0
 
 from sim.world import Renderer, SensorModel, load_scenario
+from sim.world.render import camera_to_enu
 from thermal.frame import Gimbal, Pose
 
 F_PX = 13.5 * 1000 / 12.0  # the test camera's focal length in pixels
@@ -124,3 +125,30 @@ def test_amsl_and_agl_altitudes_agree(write_scenario, cam):
     agl = _render(world, cam, Pose(lat=LAT0, lon=LON0, alt_agl_m=70.0)).celsius
     amsl = _render(world, cam, Pose(lat=LAT0, lon=LON0, alt_amsl_m=570.0)).celsius
     assert np.array_equal(agl, amsl)
+
+
+def test_lens_distortion_is_consistent_between_rays_and_targets(write_scenario, cam):
+    # Barrel distortion pulls a target near the corner towards the centre; its silhouette must
+    # still sit where the ray-cast ground around it is (both use the same lens model).
+    lat = LAT0 + 10.0 / M_PER_DEG_LAT
+    lon = LON0 + 14.0 / _m_per_deg_lon()
+    t = {"id": "r", "class": "rock", "lat": lat, "lon": lon, "temp_c": 40}
+    world = load_scenario(write_scenario(targets=[t]))
+    pose = Pose(lat=LAT0, lon=LON0, alt_agl_m=60.0)
+    pinhole = _render(world, cam, pose).targets["r"].centre_px
+    barrel = type(cam)(distortion=(-0.25, 0.05, 0.0, 0.0, 0.0))
+    rendered = _render(world, barrel, pose)
+    col, row = rendered.targets["r"].centre_px
+    assert math.hypot(col - CX, row - CY) < math.hypot(pinhole[0] - CX, pinhole[1] - CY) - 5
+    ys, xs = np.nonzero(rendered.celsius > 30)
+    # The blob is centred on the projected ground point, to within its own lean (rock: 0.45 m
+    # up, so its top sits a little outwards of its foot).
+    assert abs(xs.mean() - col) < 4 and abs(ys.mean() - row) < 4
+    # The ray cast through that pixel lands on the target's ground position.
+    r = Renderer(world, barrel, sensor=SensorModel.ideal())
+    _, u, v, *_ = r._cast(r.camera_position(pose), camera_to_enu(pose))
+    g = world.grid
+    x = g.x0 + u[round(row), round(col)] * g.res_m
+    y = g.y0 + v[round(row), round(col)] * g.res_m
+    tgt = world.targets[0]
+    assert math.hypot(x - tgt.x_m, y - tgt.y_m) < 0.2

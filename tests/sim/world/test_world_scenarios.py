@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -103,7 +104,7 @@ def test_at_least_the_four_field_stories_ship():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_scenarios_build(path, tmp_path):
-    world = load_scenario(path)
+    world = _shipped(path.name)
     assert world.targets
     # The search area is a valid planner input.
     area = read_geojson_doc(world.area_geojson(), str(path))
@@ -117,12 +118,18 @@ def test_shipped_scenarios_build(path, tmp_path):
         assert 0.0 <= g["visible_fraction"] <= 1.0
 
 
+@functools.cache
+def _shipped(name: str):
+    """Each shipped scenario is built once per test session (a second or two each)."""
+    return load_scenario(SCENARIOS / name)
+
+
 def _by_id(world):
     return {t.id: t for t in world.targets}
 
 
 def test_ditch_scenario_tells_the_story():
-    w = load_scenario(SCENARIOS / "ditch_rain_night.yaml")
+    w = _shipped("ditch_rain_night.yaml")
     p = _by_id(w)["missing-person"]
     assert p.target == "person" and p.posture == "lying"
     assert w.weather.rain_mm_h > 0 and w.weather.sun_elevation_deg < 0
@@ -132,7 +139,7 @@ def test_ditch_scenario_tells_the_story():
 
 
 def test_hiker_scenario_tells_the_story():
-    w = load_scenario(SCENARIOS / "hiker_forest_afternoon.yaml")
+    w = _shipped("hiker_forest_afternoon.yaml")
     t = _by_id(w)
     hiker = t["hiker"]
     assert 0.2 < hiker.canopy_cover < 0.8  # partial canopy
@@ -143,7 +150,7 @@ def test_hiker_scenario_tells_the_story():
 
 
 def test_sheep_scenario_tells_the_story():
-    w = load_scenario(SCENARIOS / "sheep_hollows_dusk.yaml")
+    w = _shipped("sheep_hollows_dusk.yaml")
     sheep = [t for t in w.targets if t.target == "sheep"]
     assert len(sheep) == 12
     strays = [t for t in sheep if t.id.startswith("stray")]
@@ -157,7 +164,7 @@ def test_sheep_scenario_tells_the_story():
 
 
 def test_decoy_scenario_has_no_people():
-    w = load_scenario(SCENARIOS / "decoys_only_night.yaml")
+    w = _shipped("decoys_only_night.yaml")
     assert not any(t.is_person for t in w.targets)
     classes = {t.target for t in w.targets}
     assert {"car", "campfire", "roof", "cattle", "deer", "dog", "rock"} <= classes

@@ -105,3 +105,20 @@ async def test_port_in_use_is_a_clear_error(write_scenario, cam):
             SimError, match=f"vehicle 2: cannot serve the frame stream on 127.0.0.1:{first.port}"
         ):
             await second.start()
+
+
+async def test_idle_payload_renders_nothing_and_boson_sends_counts(write_scenario, cam):
+    world = _world(write_scenario)
+    boson = type(cam)(name="boson640_14mm", focal_length_mm=14.0, radiometric=False)
+    async with CameraPayload(world, boson, StaticPoseSource(TRUE), 1, port=0, rate_hz=30) as p:
+        await asyncio.sleep(0.3)
+        assert p.frame_id == 0  # nobody connected: no frames rendered
+        reader, writer = await asyncio.open_connection("127.0.0.1", p.port)
+        frame = await asyncio.wait_for(read_frame(reader), 30)
+        writer.close()
+    assert frame.unit == "relative" and not frame.radiometric
+    assert frame.camera == "boson640_14mm"
+    # Counts, not temperatures: mid-scale 8192 is 25 °C, ~40 counts per kelvin.
+    ground = float(np.median(frame.pixels))
+    assert 6000 < ground < 8192
+    assert frame.pixels.max() > ground + 8 * 40  # the person
