@@ -93,6 +93,10 @@ async def test_px4_mode_arm_takeoff_mission_and_no_reupload() -> None:
     async with flying(1, "px4") as (link, fleet):
         v = await ready(link)
         assert v.identity.autopilot == "px4" and v.identity.uid == fleet.vehicles[0].uid
+        stream = v.telemetry.subscribe()
+        first, second = await anext(stream), await anext(stream)
+        assert first.sysid == second.sysid == 1 and second.position is not None
+        await stream.aclose()
         items = square(8)
         opaque = await v.mission.upload(items)
         assert opaque != 0
@@ -138,6 +142,11 @@ async def test_ardupilot_guided_takeoff_mission_start_and_home_item() -> None:
             for b in __import__("groundctl.link", fromlist=["coerce_items"]).coerce_items(items)
         ]
         assert await v.mission.matches(items)
+        # caller numbering (no home) both ways: item 2 is the vehicle's seq 3
+        await v.action.set_current_item(2)
+        await v.telemetry.wait_for(lambda s: s.mission.current_seq == 2, 10, "current item 2")
+        assert fleet.vehicles[0].mission_progress[0] == 3
+        await v.action.set_current_item(0)
         await v.action.set_mode(FlightMode.GUIDED)
         await v.telemetry.wait_for(lambda s: s.mode_name == "GUIDED", 10, "GUIDED")
         await fly_mission(v, items)
@@ -367,3 +376,46 @@ async def test_open_vehicle_udpout_gcs_sysid_and_link_released() -> None:
         await v.close()
         await asyncio.sleep(0.1)
         assert not default_manager().links, "closing the last vehicle closes its link"
+
+
+async def test_tcp_link_reconnects_after_the_autopilot_restarts() -> None:
+    """The TCP server (ArduPilot SITL's 5760) goes away and comes back: the same Vehicle
+    object reconnects by itself and keeps its state."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    kw = dict(
+        vehicles=1,
+        autopilot="ardupilot",
+        home=HOME,
+        speedup=SPEEDUP,
+        gcs_port=None,
+        api_base_port=0,
+        tcp_base_port=port,
+    )
+    mgr = LinkManager(heartbeat_timeout_s=1.5)
+    try:
+        async with sim.SimFleet(seed=5, **kw):
+            v = await mgr.vehicle(f"tcp://127.0.0.1:{port}", sysid=1, timeout_s=20)
+            await v.telemetry.wait_for(lambda st: st.home is not None, 30, "home")
+            await v.mission.upload(square(4))
+            events = v.telemetry.events()
+        seen = []
+        while LinkEventKind.LINK_LOST not in seen:
+            seen.append((await asyncio.wait_for(anext(events), 20)).kind)
+        async with sim.SimFleet(seed=5, **kw) as fleet:
+            # (No REBOOTED expected: the new autopilot's uptime already exceeds the old one
+            # when TCP reconnects, and uptime going backwards is what identifies a reboot.)
+            while LinkEventKind.LINK_RESTORED not in seen:
+                seen.append((await asyncio.wait_for(anext(events), 30)).kind)
+            st = v.telemetry.state()
+            assert st.link_ok and st.home is not None
+            assert await v.mission.upload_if_changed(square(4)), (
+                "the new autopilot lacks the mission"
+            )
+            assert len(fleet.vehicles[0].plans[0]) == 5  # home + 4
+    finally:
+        await mgr.close()
