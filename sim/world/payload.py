@@ -167,9 +167,11 @@ class CameraPayload:
     # --- frames --------------------------------------------------------------------------------
 
     def capture(self) -> ThermalFrame:
-        """Render (and record, if asked) the next frame from the pose source. Blocking: the
-        stream loop runs it in a worker thread."""
-        true_pose, est_pose, stamp = self.pose_source.poses()
+        """Render (and record, if asked) the next frame from the pose source's current pose."""
+        return self._capture(self.pose_source.poses())
+
+    def _capture(self, poses: tuple[Pose, Pose, float]) -> ThermalFrame:
+        true_pose, est_pose, stamp = poses
         self.frame_id += 1
         rendered = self.renderer.render(true_pose, self.frame_id)
         pixels, unit = rendered.celsius, "celsius"
@@ -189,10 +191,8 @@ class CameraPayload:
             self.recorder.write(frame)
         return frame
 
-    def _capture_encoded(self) -> bytes | None:
-        if not self._clients and self.recorder is None:
-            return None  # nobody watching or recording: save the CPU for the other drones
-        frame = self.capture()
+    def _capture_encoded(self, poses: tuple[Pose, Pose, float]) -> bytes:
+        frame = self._capture(poses)
         return encode(frame, self.scale if frame.radiometric else None)
 
     async def _run(self) -> None:
@@ -200,11 +200,16 @@ class CameraPayload:
         loop = asyncio.get_running_loop()
         deadline = loop.time()
         while True:
+            data = b""
             try:
-                data = await asyncio.to_thread(self._capture_encoded)
+                # Nobody watching or recording: save the CPU for the other drones.
+                if self._clients or self.recorder is not None:
+                    # The pose is read here, on the loop the vehicle simulation runs on, so
+                    # it is never caught half-updated; the rendering runs in a worker thread.
+                    poses = self.pose_source.poses()
+                    data = await asyncio.to_thread(self._capture_encoded, poses)
             except Exception:  # a bad pose must not end the stream; the next one may be fine
                 log.exception("vehicle %s camera: frame %s failed", self.vehicle_id, self.frame_id)
-                data = b""
             if data:
                 self._broadcast(data)
             deadline += period
