@@ -77,7 +77,8 @@ def candidate_bearings(poly: BaseGeometry, k: int = 4) -> list[float]:
 def _rows(poly: BaseGeometry, spacing: float) -> NDArray[np.float64]:
     _, ymin, _, ymax = poly.bounds
     extent = ymax - ymin
-    n = max(1, math.ceil(extent / spacing - 1e-9))
+    # 1% slack: an extent a hair over n spacings (rounding) must not cost a whole lane.
+    n = max(1, math.ceil(extent / spacing - 0.01))
     first = ymin + (extent - (n - 1) * spacing) / 2
     return first + spacing * np.arange(n)
 
@@ -158,11 +159,10 @@ def lanes_for_part(
         oea, oeb = _clamp(f, oy_a, oxa_a, oxb_a, oxa_a.copy(), oxb_a.copy(), x0, x1)
         row_all = np.r_[row.astype(float), orow]
         y_all = np.r_[y, oy_a]
-        xa_all, xb_all = np.r_[xa, oxa_a], np.r_[xb, oxb_a]
         ea_all, eb_all = np.r_[ea, oea], np.r_[eb, oeb]
     else:
-        row_all, y_all, xa_all, xb_all, ea_all, eb_all = row.astype(float), y, xa, xb, ea, eb
-    cell = _cells(row_all, xa_all, xb_all)
+        row_all, y_all, ea_all, eb_all = row.astype(float), y, ea, eb
+    cell = _cells(row_all, ea_all, eb_all, CELL_MAX_SHIFT_LANES * spacing)
     return row_all, ea_all, eb_all, y_all, cell, np.float64(rot)
 
 
@@ -198,40 +198,63 @@ def _clamp(
 
 
 def _cells(
-    row: NDArray[np.float64], xa: NDArray[np.float64], xb: NDArray[np.float64]
+    row: NDArray[np.float64],
+    xa: NDArray[np.float64],
+    xb: NDArray[np.float64],
+    max_shift: float = math.inf,
 ) -> NDArray[np.int64]:
-    """Boustrophedon cells: chain intervals of consecutive rows that overlap one-to-one."""
+    """Boustrophedon cells: chain intervals of consecutive rows.
+
+    An interval continues the cell of the interval below it when each is the other's
+    largest overlap and their ends are within `max_shift` of each other (else the S-turn
+    between them would be a long leg); where a row splits (a hole, a bay, a ragged edge)
+    the other pieces start cells of their own. Each cell is thus a run of adjacent rows an S-pattern sweeps.
+    Intervals on fractional rows (lanes added for residual ground) are cells of their own.
+    """
     n = len(row)
     cell = np.full(n, -1, dtype=np.int64)
-    order = np.lexsort((xa, row))
-    by_row: dict[float, list[int]] = {}
-    for i in order:
-        by_row.setdefault(float(row[i]), []).append(int(i))
+    by_row: dict[float, NDArray[np.int64]] = {}
+    for r in np.unique(row):
+        idx = np.flatnonzero(row == r)
+        by_row[float(r)] = idx[np.argsort(xa[idx])]
     next_id = 0
-    for r, idxs in sorted(by_row.items()):
-        below = by_row.get(r - 1.0, []) if float(r).is_integer() else []
-        for i in idxs:
-            over = [j for j in below if min(xb[i], xb[j]) - max(xa[i], xa[j]) > 0]
-            if len(over) == 1:
-                j = over[0]
-                ups = [k for k in idxs if min(xb[k], xb[j]) - max(xa[k], xa[j]) > 0]
-                if len(ups) == 1:
-                    cell[i] = cell[j]
-                    continue
-            cell[i] = next_id
-            next_id += 1
+    for r, idx in sorted(by_row.items()):
+        below = by_row.get(r - 1.0) if float(r).is_integer() else None
+        if below is not None and len(below):
+            over = np.minimum(xb[idx][:, None], xb[below][None, :]) - np.maximum(
+                xa[idx][:, None], xa[below][None, :]
+            )
+            best_below = np.argmax(over, axis=1)
+            best_above = np.argmax(over, axis=0)
+            for k, i in enumerate(idx):
+                j = best_below[k]
+                b = below[j]
+                near = max(abs(xa[i] - xa[b]), abs(xb[i] - xb[b])) <= max_shift
+                if over[k, j] > 0 and best_above[j] == k and near:
+                    cell[i] = cell[below[j]]
+        for i in idx:
+            if cell[i] < 0:
+                cell[i] = next_id
+                next_id += 1
     return cell
 
 
+# Consecutive lanes whose ends are further apart than this many spacings start a new cell.
+CELL_MAX_SHIFT_LANES = 3.0
+# A cell change costs a link across the area; in lane equivalents, for choosing a bearing.
+CELL_COST_LANES = 3.0
+
+
 def best_bearing(part: Polygon, flyable: BaseGeometry, spacing: float) -> float:
-    """The bearing, among the hull's narrow directions, that needs the fewest lanes."""
+    """The bearing, among the hull's narrow directions, with the fewest lanes and cells."""
     best, best_cost = 0.0, math.inf
     for b in candidate_bearings(part):
         rot = -_bearing_to_math_deg(b)
         p = affinity.rotate(part, rot, origin=(0, 0))
         x0, _, x1, _ = p.bounds
-        row, _, _ = _intervals(p, _rows(p, spacing), x0 - 1, x1 + 1)
-        cost = len(row)
+        row, xa, xb = _intervals(p, _rows(p, spacing), x0 - 1, x1 + 1)
+        cells = _cells(row.astype(float), xa, xb, CELL_MAX_SHIFT_LANES * spacing)
+        cost = len(row) + CELL_COST_LANES * (int(cells.max()) + 1 if len(cells) else 0)
         if cost < best_cost - 0.5:
             best, best_cost = b, cost
     return best

@@ -193,38 +193,100 @@ class Route:
     links: list[NDArray[np.float64]]  # links[i] joins end[i] to start[i + 1] (M, 2)
 
 
-def order_cells(lanes: Lanes, start_xy: NDArray[np.float64]) -> tuple[list[int], list[int]]:
-    """Cells in a short greedy order from `start_xy`, each with its entry variant.
-
-    Variant bits: 1 = enter at the last row, 2 = first lane flown p1 -> p0.
-    """
+def _cell_ends(
+    lanes: Lanes,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """For each cell and each of its 4 entry variants: entry point, exit point, and the
+    variant that flies the same cell backwards (entry and exit swapped)."""
     cells = np.unique(lanes.cell)
     entries = np.zeros((len(cells), 4, 2))
     exits = np.zeros((len(cells), 4, 2))
+    rev = np.zeros((len(cells), 4), dtype=np.int64)
     for ci, c in enumerate(cells):
         idx = np.flatnonzero(lanes.cell == c)
         idx = idx[np.argsort(lanes.row[idx], kind="stable")]
-        n = len(idx)
+        odd = (len(idx) - 1) % 2 == 1
         for v in range(4):
             seq = idx[::-1] if v & 1 else idx
             flip0 = bool(v & 2)
-            first = lanes.p1[seq[0]] if flip0 else lanes.p0[seq[0]]
-            last_flipped = flip0 ^ ((n - 1) % 2 == 1)
-            last = lanes.p0[seq[-1]] if last_flipped else lanes.p1[seq[-1]]
-            entries[ci, v] = first
-            exits[ci, v] = last
+            last_flipped = flip0 ^ odd
+            entries[ci, v] = lanes.p1[seq[0]] if flip0 else lanes.p0[seq[0]]
+            exits[ci, v] = lanes.p0[seq[-1]] if last_flipped else lanes.p1[seq[-1]]
+            rev[ci, v] = (1 - (v & 1)) | (0 if last_flipped else 2)
+    return cells, entries, exits, rev
+
+
+def _improve(
+    seq: NDArray[np.int64],
+    var: NDArray[np.int64],
+    entries: NDArray[np.float64],
+    exits: NDArray[np.float64],
+    rev: NDArray[np.int64],
+    start: NDArray[np.float64],
+    max_passes: int = 30,
+) -> None:
+    """2-opt on the cell sequence (reversing a run flies its cells backwards) and the
+    best entry variant of each cell given its neighbours, in place, on straight-line
+    link lengths."""
+    m = len(seq)
+    for _ in range(max_passes):
+        changed = False
+        for i in range(m):
+            e = entries[seq, var]
+            x = exits[seq, var]
+            a = start if i == 0 else x[i - 1]
+            j = np.arange(i, m)
+            nxt = np.where((j + 1 < m)[:, None], e[np.minimum(j + 1, m - 1)], np.nan)
+            has = j + 1 < m
+            old = np.linalg.norm(a - e[i]) + np.where(has, np.linalg.norm(x[j] - nxt, axis=1), 0)
+            new = np.linalg.norm(a - x[j], axis=1) + np.where(
+                has, np.linalg.norm(e[i] - nxt, axis=1), 0
+            )
+            delta = np.nan_to_num(new - old, nan=0.0)
+            k = int(np.argmin(delta))
+            if delta[k] < -1e-6:
+                jj = i + k
+                seg = seq[i : jj + 1][::-1].copy()
+                seq[i : jj + 1] = seg
+                var[i : jj + 1] = rev[seg, var[i : jj + 1][::-1]]
+                changed = True
+        for i in range(m):
+            a = start if i == 0 else exits[seq[i - 1], var[i - 1]]
+            cost = np.linalg.norm(entries[seq[i]] - a, axis=1)
+            if i + 1 < m:
+                cost = cost + np.linalg.norm(
+                    exits[seq[i]] - entries[seq[i + 1], var[i + 1]], axis=1
+                )
+            v = int(np.argmin(cost))
+            if cost[v] < cost[var[i]] - 1e-6:
+                var[i] = v
+                changed = True
+        if not changed:
+            break
+
+
+def order_cells(lanes: Lanes, start_xy: NDArray[np.float64]) -> tuple[list[int], list[int]]:
+    """Cells in a short order from `start_xy`, each with its entry variant: greedy nearest
+    entry first, then improved by 2-opt.
+
+    Variant bits: 1 = enter at the last row, 2 = first lane flown p1 -> p0.
+    """
+    cells, entries, exits, rev = _cell_ends(lanes)
     todo = np.ones(len(cells), dtype=bool)
-    pos = np.asarray(start_xy, dtype=float)
-    order, variants = [], []
+    start = np.asarray(start_xy, dtype=float)
+    pos = start
+    seq, var = [], []
     for _ in range(len(cells)):
         d = np.linalg.norm(entries - pos, axis=2)
         d[~todo] = np.inf
         ci, v = np.unravel_index(int(np.argmin(d)), d.shape)
-        order.append(int(cells[ci]))
-        variants.append(int(v))
+        seq.append(int(ci))
+        var.append(int(v))
         todo[ci] = False
         pos = exits[ci, v]
-    return order, variants
+    seq_a, var_a = np.asarray(seq), np.asarray(var)
+    _improve(seq_a, var_a, entries, exits, rev, start)
+    return [int(cells[c]) for c in seq_a], [int(v) for v in var_a]
 
 
 def build_route(
@@ -237,20 +299,56 @@ def build_route(
     (through `fallback` between parts of the area that do not touch)."""
     if not len(lanes):
         raise PlanError("the area is too small or thin for a single lane at this altitude")
-    cells, variants = order_cells(lanes, start_xy)
+    # Lanes on fractional rows pick up ground the rows missed, usually at a lane's end:
+    # they are inserted where they lengthen the route least, typically into a turn.
+    extra = lanes.row != np.round(lanes.row)
+    main_idx = np.flatnonzero(~extra)
+    if not len(main_idx):
+        main_idx, extra = np.arange(len(lanes)), np.zeros(len(lanes), dtype=bool)
+    main = Lanes(
+        lanes.p0[main_idx],
+        lanes.p1[main_idx],
+        lanes.cell[main_idx],
+        lanes.row[main_idx],
+        lanes.sweep_deg[main_idx],
+    )
+    cells, variants = order_cells(main, start_xy)
     order, starts, ends = [], [], []
     for c, v in zip(cells, variants, strict=True):
-        idx = np.flatnonzero(lanes.cell == c)
-        idx = idx[np.argsort(lanes.row[idx], kind="stable")]
+        idx = np.flatnonzero(main.cell == c)
+        idx = idx[np.argsort(main.row[idx], kind="stable")]
         if v & 1:
             idx = idx[::-1]
         flip = bool(v & 2)
         for i in idx:
-            a, b = (lanes.p1[i], lanes.p0[i]) if flip else (lanes.p0[i], lanes.p1[i])
-            order.append(int(i))
+            a, b = (main.p1[i], main.p0[i]) if flip else (main.p0[i], main.p1[i])
+            order.append(int(main_idx[i]))
             starts.append(a)
             ends.append(b)
             flip = not flip
+    start_pt = np.asarray(start_xy, dtype=float)
+    for r in np.flatnonzero(extra)[np.argsort(-lanes.length_m[extra])]:
+        st, en = np.asarray(starts), np.asarray(ends)
+        # Insert before position k: between ends[k-1] (or the start point) and starts[k]
+        # (or nothing, after the last lane).
+        prev = np.vstack([start_pt, en])
+        nxt = np.vstack([st, np.full((1, 2), np.nan)])
+        base = np.nan_to_num(np.linalg.norm(prev - nxt, axis=1))
+        a, b = lanes.p0[r], lanes.p1[r]
+        ab = float(np.linalg.norm(a - b))
+
+        c1, c2 = (
+            np.linalg.norm(prev - u, axis=1)
+            + ab
+            + np.nan_to_num(np.linalg.norm(w - nxt, axis=1))
+            - base
+            for u, w in ((a, b), (b, a))
+        )
+        k1, k2 = int(np.argmin(c1)), int(np.argmin(c2))
+        k, (u, w) = (k1, (a, b)) if c1[k1] <= c2[k2] else (k2, (b, a))
+        order.insert(k, int(r))
+        starts.insert(k, u)
+        ends.insert(k, w)
     start = np.asarray(starts)
     end = np.asarray(ends)
     links = router.connect(end[:-1], start[1:], fallback)

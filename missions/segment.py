@@ -180,14 +180,16 @@ def partition(
     if len(launches) == 1:
         launches = np.repeat(launches, len(vehicles), axis=0)
     slowest = max(piece_time(track, lo, hi, launches[k], v, alt_m) for k, v in enumerate(vehicles))
-    cache: dict[tuple[float, float], NDArray[np.float64]] = {}
-    home = []
+    # Distances from each launch point (and their running sums), once per distinct point.
+    cache: dict[tuple[float, float], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+    home, cum_home = [], []
     for p in launches:
         key = (float(p[0]), float(p[1]))
         if key not in cache:
-            cache[key] = np.linalg.norm(track.s_xy[lo : hi + 1] - p, axis=1)
-        home.append(cache[key])
-    cum_home = [np.r_[0.0, np.cumsum(h)] for h in home]
+            d = np.linalg.norm(track.s_xy[lo : hi + 1] - p, axis=1)
+            cache[key] = (d, np.r_[0.0, np.cumsum(d)])
+        home.append(cache[key][0])
+        cum_home.append(cache[key][1])
     if sorties:
         slowest = max(
             float(_piece_times(track, lo, hi, lo, home[k], cum_home[k], v, alt_m, True)[-1])
@@ -235,13 +237,32 @@ def split_sorties(
             f"launch, too far for {v.usable_endurance_s / 60:.0f} min of usable battery; "
             "launch closer (--launch) or use more drones"
         )
-    n = max(2, math.ceil(piece_time(track, a, b, launch, v, alt_m) / v.usable_endurance_s))
-    while n <= 200:
+    n_max = 500
+
+    def fit(n: int) -> list[tuple[int, int]] | None:
         got = partition(track, launch, [v] * n, alt_m, a, b, cap_s=v.usable_endurance_s)
-        if got is not None:
-            return [p for p in got[0] if p[1] > p[0]]
-        n += 1
-    raise PlanError(
-        f"{v.name}: a segment needs more than 200 sorties of {v.usable_endurance_s / 60:.0f} "
-        "min; is the launch point far from the area, or the endurance set wrong?"
-    )
+        return None if got is None else [p for p in got[0] if p[1] > p[0]]
+
+    # Gallop up from the single-trip estimate to a feasible count, then bisect down to the
+    # fewest sorties that fit.
+    lo_n = max(1, math.ceil(piece_time(track, a, b, launch, v, alt_m) / v.usable_endurance_s) - 1)
+    hi_n, best = lo_n + 1, None
+    while hi_n <= n_max:
+        best = fit(hi_n)
+        if best is not None:
+            break
+        lo_n, hi_n = hi_n, hi_n + max(1, hi_n // 4)
+    if best is None:
+        raise PlanError(
+            f"{v.name}: a segment needs more than {n_max} sorties of "
+            f"{v.usable_endurance_s / 60:.0f} min; is the launch point far from the area, or "
+            "the endurance set wrong?"
+        )
+    while hi_n - lo_n > 1:
+        mid = (lo_n + hi_n) // 2
+        got = fit(mid)
+        if got is None:
+            lo_n = mid
+        else:
+            hi_n, best = mid, got
+    return best
