@@ -41,13 +41,6 @@ def command_name(command: int) -> str:
     return entry.name.removeprefix("MAV_CMD_") if entry else str(command)
 
 
-def _locks(link: MavLink) -> dict[tuple[int, int], asyncio.Lock]:
-    # One exchange per (vehicle, command id) at a time: two in flight could not be told apart.
-    if not hasattr(link, "_command_locks"):
-        link._command_locks = {}  # type: ignore[attr-defined]
-    return link._command_locks  # type: ignore[attr-defined]
-
-
 async def send_command(
     link: MavLink,
     sysid: int,
@@ -69,7 +62,8 @@ async def send_command(
     p = [float(x) for x in params] + [0.0] * (7 - len(params))
     name = command_name(command)
     key = (sysid, command)
-    lock = _locks(link).setdefault(key, asyncio.Lock())
+    # One exchange per (vehicle, command id) at a time: two in flight could not be told apart.
+    lock = link.command_locks.setdefault(key, asyncio.Lock())
     async with lock:
         sent_at = time.monotonic()
         confirmation = 0

@@ -128,6 +128,7 @@ class MavLink:
         self._event_queues: list[asyncio.Queue[LinkEvent]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._discovered = asyncio.Condition()
+        self.command_locks: dict[tuple[int, int], asyncio.Lock] = {}
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------

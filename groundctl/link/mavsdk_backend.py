@@ -29,6 +29,7 @@ from groundctl.link.types import (
     Attitude,
     Autopilot,
     Battery,
+    EventStream,
     FlightMode,
     Gps,
     Home,
@@ -353,14 +354,8 @@ class _Telemetry(Telemetry):
             if min_interval_s > 0:
                 await asyncio.sleep(min_interval_s)
 
-    async def events(self) -> AsyncIterator[LinkEvent]:
-        q: asyncio.Queue[LinkEvent] = asyncio.Queue()
-        self.v._event_queues.append(q)
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self.v._event_queues.remove(q)
+    def events(self) -> EventStream:
+        return EventStream(self.v._event_queues)
 
     async def wait_for(
         self, predicate: Callable[[VehicleState], bool], timeout_s: float = 30.0, what: str = ""

@@ -22,6 +22,7 @@ from groundctl.link.types import (
     Attitude,
     Autopilot,
     Battery,
+    EventStream,
     FlightMode,
     Gps,
     Home,
@@ -248,14 +249,8 @@ class _Telemetry(Telemetry):
             if min_interval_s > 0:
                 await asyncio.sleep(min_interval_s)
 
-    async def events(self) -> AsyncIterator[LinkEvent]:
-        q: asyncio.Queue[LinkEvent] = asyncio.Queue()
-        self.v._event_queues.append(q)
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self.v._event_queues.remove(q)
+    def events(self) -> EventStream:
+        return EventStream(self.v._event_queues)
 
     async def wait_for(
         self, predicate: Callable[[VehicleState], bool], timeout_s: float = 30.0, what: str = ""
@@ -306,7 +301,7 @@ class _Action(Action):
             )
         # PX4's NAV_TAKEOFF altitude is AMSL.
         await self.v.command(
-            C.MAV_CMD_NAV_TAKEOFF, -1, 0, 0, NAN, NAN, NAN, home.alt_amsl_m + alt_rel_m
+            C.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, NAN, NAN, NAN, home.alt_amsl_m + alt_rel_m
         )
 
     async def start_mission(self, from_seq: int | None = None) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "Attitude",
     "Autopilot",
     "Battery",
+    "EventStream",
     "FlightMode",
     "Gps",
     "Home",
@@ -206,6 +207,34 @@ class LinkEvent:
     time_s: float  # time.monotonic()
     detail: str = ""
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+class EventStream:
+    """An async iterator of `LinkEvent`s that is subscribed from the moment it is created,
+    so nothing is missed between `telemetry.events()` and the first `await`."""
+
+    def __init__(self, subscribers: list[Any]) -> None:
+        import asyncio
+
+        self._subscribers = subscribers
+        self._queue: asyncio.Queue[LinkEvent] = asyncio.Queue()
+        subscribers.append(self._queue)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> LinkEvent:
+        if self._queue not in self._subscribers:
+            raise StopAsyncIteration
+        return await self._queue.get()
+
+    async def aclose(self) -> None:
+        if self._queue in self._subscribers:
+            self._subscribers.remove(self._queue)
+
+    def __del__(self) -> None:
+        if self._queue in self._subscribers:
+            self._subscribers.remove(self._queue)
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from groundctl.link.types import (
+    EventStream,
     FlightMode,
     Identity,
-    LinkEvent,
     MissionItem,
     MissionType,
     OrbitResult,
@@ -67,9 +67,11 @@ class Telemetry(abc.ABC):
         """
 
     @abc.abstractmethod
-    def events(self) -> AsyncIterator[LinkEvent]:
-        """Yield link and vehicle events from now on: lost, restored, rebooted, duplicate
-        sysid, statustext, item reached, mode changed, armed/disarmed. Never drops events."""
+    def events(self) -> EventStream:
+        """Link and vehicle events from the moment of the call: lost, restored, rebooted,
+        duplicate sysid, statustext, item reached, mode changed, armed/disarmed. An async
+        iterator (`async for ev in v.telemetry.events()`, or `anext`); unbounded, never drops
+        events; `await stream.aclose()` to unsubscribe."""
 
     @abc.abstractmethod
     async def wait_for(
