@@ -46,9 +46,7 @@ def _trap(
     x: NDArray[np.float64], a: float, b: float, c: float, d: float, floor: float
 ) -> NDArray[np.float64]:
     """1 on [b, c], falling linearly to `floor` at a and d; 1 where x is NaN (unknown)."""
-    up = np.clip((x - a) / max(b - a, 1e-9), 0.0, 1.0)
-    down = np.clip((d - x) / max(d - c, 1e-9), 0.0, 1.0)
-    m = floor + (1.0 - floor) * np.minimum(up, down)
+    m = np.interp(x, (a, b, c, d), (floor, 1.0, 1.0, floor))
     return np.where(np.isnan(x), 1.0, m)
 
 

@@ -54,6 +54,7 @@ class Blobs:
     major_px: NDArray[np.float64]  # full axis lengths of the equivalent ellipse
     minor_px: NDArray[np.float64]
     angle_rad: NDArray[np.float64]  # major axis direction in the image (atan2(dy, dx))
+    peak_rank: NDArray[np.float32]  # share of the frame's pixels cooler than the peak, 0..1
     noise: float  # the frame's noise sigma
     background: float  # the frame's median background
 
@@ -112,45 +113,29 @@ def detect(
     # labelling the whole frame when, as usual, a few blobs are in view.
     seeds *= 255
     tiles = cv2.resize(seeds, (small_w, small_h), interpolation=cv2.INTER_AREA)
-    ty, tx = np.nonzero(tiles)
-    order = np.argsort(-tiles[ty, tx], kind="stable")  # densest seed cells first
+    # Clusters of seed cells; within each, fill from the strongest unfilled seed until none
+    # is left (a cluster may hold several blobs close together).
+    _, _, cl_stats, _ = cv2.connectedComponentsWithStats((tiles > 0).view(np.uint8), connectivity=8)
     labels = (resid > low).view(np.uint8)
     sy, sx = rows / small_h, cols / small_w
     out: list[tuple[float, ...]] = []
     boxes: list[tuple[int, int, int, int]] = []
     label = 2
-    for t in order:
-        y0, x0 = int(ty[t] * sy), int(tx[t] * sx)
-        y1, x1 = min(rows, int((ty[t] + 1) * sy) + 1), min(cols, int((tx[t] + 1) * sx) + 1)
-        cell = resid[y0:y1, x0:x1]
-        _, vmax, _, (px, py) = cv2.minMaxLoc(cell)
-        if vmax < high or labels[y0 + py, x0 + px] != 1:
-            continue  # seed already part of a blob filled from another cell
-        area, _, _, rect = cv2.floodFill(
-            labels, None, (x0 + px, y0 + py), label, 0, 0, 8 | cv2.FLOODFILL_FIXED_RANGE
-        )
-        bx, by, bw, bh = rect
-        if area >= cfg.min_area_px:
-            roi = (labels[by : by + bh, bx : bx + bw] == label).view(np.uint8)
-            res_roi = resid[by : by + bh, bx : bx + bw]
-            _, rmax, _, _ = cv2.minMaxLoc(res_roi, roi)
-            mean_res = cv2.mean(res_roi, roi)[0]
-            _, vmax_img, _, _ = cv2.minMaxLoc(img[by : by + bh, bx : bx + bw], roi)
-            # Shape at half the peak contrast: the low threshold follows the blur tails of a
-            # strong source outwards, which would make a warm person look bigger than a cool one.
-            core = roi & (res_roi >= med + 0.5 * (rmax - med)).view(np.uint8)
-            m = cv2.moments(core, binaryImage=True)
-            out.append(
-                (
-                    bx + m["m10"] / m["m00"], by + m["m01"] / m["m00"],
-                    m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"],
-                    m["m00"], rmax, mean_res, vmax_img,
-                )
-            )  # fmt: skip
-            boxes.append(rect)
-        label += 1
-        if label > 255 or len(out) >= cfg.max_blobs:
-            break  # more blobs than any real scene: clutter; keep the strongest found
+    for c in np.argsort(-cl_stats[1:, cv2.CC_STAT_AREA], kind="stable") + 1:
+        tx0, ty0, tw, th = cl_stats[c, :4]
+        x0, y0 = max(0, int(tx0 * sx) - 1), max(0, int(ty0 * sy) - 1)
+        x1, y1 = min(cols, int((tx0 + tw) * sx) + 2), min(rows, int((ty0 + th) * sy) + 2)
+        res_cl, seed_cl, lab_cl = resid[y0:y1, x0:x1], seeds[y0:y1, x0:x1], labels[y0:y1, x0:x1]
+        while label <= 255 and len(out) < cfg.max_blobs:
+            open_seeds = cv2.bitwise_and(seed_cl, (lab_cl == 1).view(np.uint8))
+            _, vmax, _, (px, py) = cv2.minMaxLoc(res_cl, open_seeds)
+            if vmax < high or not open_seeds[py, px]:
+                break
+            area, _, _, rect = cv2.floodFill(
+                labels, None, (x0 + px, y0 + py), label, 0, 0, 8 | cv2.FLOODFILL_FIXED_RANGE
+            )
+            _measure_blob(labels, resid, img, label, area, rect, med, cfg, out, boxes)
+            label += 1
     if not out:
         return _empty(noise, bg_level)
     a = np.array(out, np.float64)
@@ -172,9 +157,48 @@ def detect(
         major_px=4.0 * np.sqrt(l1),  # uniform ellipse: variance along an axis = (axis/4)^2
         minor_px=4.0 * np.sqrt(l2),
         angle_rad=0.5 * np.arctan2(2 * cxy, cxx - cyy),
+        # In relative (AGC) video the warmest things in view are mapped near white: where a
+        # blob ranks in its own frame is a scale-free measure of "warmer than the scene".
+        peak_rank=(
+            np.searchsorted(np.sort(img[::step, ::step].ravel()), a[:, 8]) / sample.size
+        ).astype(np.float32),
         noise=noise,
         background=bg_level,
     )
+
+
+def _measure_blob(
+    labels: NDArray[np.uint8],
+    resid: NDArray[np.float32],
+    img: NDArray[np.float32],
+    label: int,
+    area: int,
+    rect: tuple[int, int, int, int],
+    med: float,
+    cfg: DetectorConfig,
+    out: list[tuple[float, ...]],
+    boxes: list[tuple[int, int, int, int]],
+) -> None:
+    if area < cfg.min_area_px:
+        return
+    bx, by, bw, bh = rect
+    roi = (labels[by : by + bh, bx : bx + bw] == label).view(np.uint8)
+    res_roi = resid[by : by + bh, bx : bx + bw]
+    _, rmax, _, _ = cv2.minMaxLoc(res_roi, roi)
+    mean_res = cv2.mean(res_roi, roi)[0]
+    _, vmax_img, _, _ = cv2.minMaxLoc(img[by : by + bh, bx : bx + bw], roi)
+    # Shape at half the peak contrast: the low threshold follows the blur tails of a
+    # strong source outwards, which would make a warm person look bigger than a cool one.
+    core = roi & (res_roi >= med + 0.5 * (rmax - med)).view(np.uint8)
+    m = cv2.moments(core, binaryImage=True)
+    out.append(
+        (
+            bx + m["m10"] / m["m00"], by + m["m01"] / m["m00"],
+            m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"],
+            m["m00"], rmax, mean_res, vmax_img,
+        )
+    )  # fmt: skip
+    boxes.append(rect)
 
 
 def _empty(noise: float, background: float) -> Blobs:
@@ -182,5 +206,5 @@ def _empty(noise: float, background: float) -> Blobs:
     f32 = np.zeros(0, np.float32)
     return Blobs(
         f, f, np.zeros((0, 4), np.int32), np.zeros(0, np.int32),
-        f32, f32, f32, f32, f, f, f, noise, background,
+        f32, f32, f32, f32, f, f, f, f32, noise, background,
     )  # fmt: skip
