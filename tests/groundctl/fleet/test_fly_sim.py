@@ -21,7 +21,7 @@ from tests.groundctl.fleet.planfix import make_plan
 pytest.importorskip("sim.fleet")
 pytestmark = pytest.mark.slow
 
-SPEEDUP = 25.0
+SPEEDUP = 50.0
 
 
 async def connect(sim: SimHandle, mgr: LinkManager, names: list[str]):
@@ -52,7 +52,7 @@ def orchestrator(plan: Plan, fleet, vehicles, db: Path, sim: SimHandle, **kw) ->
         {"mavic3t": config.airframe("mavic3t")},
         time_scale=sim.fleet.speedup,
         battery_swap=sim.swap_battery,
-        lost_after_s=kw.pop("lost_after_s", 6.0),
+        lost_after_s=kw.pop("lost_after_s", 4.0),
         **kw,
     )
 
