@@ -14,6 +14,7 @@ Structure (all coordinates WGS84 degrees, altitudes in metres with the reference
       altitude_ref             "relative_home" (no DEM) or "terrain" (DEM given: alt_rel_m
                                keeps alt_agl_m above ground, alt_amsl_m is set too)
       turn_margin_m            how far outside the area turns may go (0 = never)
+      hole_margin_m            how far the path keeps off every hole
       stats: PlanStats         area, length, times, turns, coverage %, POD
       segments: [Segment]      one per vehicle
         index, vehicle (airframe hint), speed_ms, launch (lat, lon), lane_ids, stats
@@ -160,6 +161,7 @@ class Plan(_Model):
     camera: CameraSettings
     altitude_ref: AltitudeRef = "relative_home"
     turn_margin_m: float = 0.0
+    hole_margin_m: float = 0.0
     sweep_deg: float | None = None
     stats: PlanStats
     segments: tuple[Segment, ...]

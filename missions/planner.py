@@ -48,6 +48,7 @@ class PlanRequest:
     launches: tuple[LatLon, ...] = ()  # none (default launch), one for all, or one each
     sweep_deg: float | None = None  # lane bearing from north; None = chosen per part
     turn_margin_m: float = 0.0
+    hole_margin_m: float = 0.0  # keep this far off holes (camera still sees up to them)
     dem: Dem | None = field(default=None, compare=False)
     terrain_tol_m: float = 5.0
     name: str = ""
@@ -146,11 +147,22 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
         raise PlanError("no vehicles: give at least one drone (--drones 1)")
     if req.turn_margin_m < 0:
         raise PlanError(f"turn margin must be >= 0 (got {req.turn_margin_m:g} m)")
+    if req.hole_margin_m < 0:
+        raise PlanError(f"hole margin must be >= 0 (got {req.hole_margin_m:g} m)")
+    if req.hole_margin_m >= fp.width_m / 2:
+        raise PlanError(
+            f"hole margin {req.hole_margin_m:g} m is not below half the footprint "
+            f"({fp.width_m / 2:.1f} m): the ground next to holes would never be seen; lower "
+            "it or fly higher"
+        )
     searchable = local.searchable
+    # Flight keeps hole_margin_m off every hole; the camera still sees the ground up to them.
+    avoid = local.holes.buffer(req.hole_margin_m) if req.hole_margin_m > 0 else local.holes
+    lane_ground = shapely.difference(searchable, avoid) if req.hole_margin_m > 0 else searchable
     flyable = (
-        shapely.difference(local.area.buffer(req.turn_margin_m), local.holes)
+        shapely.difference(local.area.buffer(req.turn_margin_m), avoid)
         if req.turn_margin_m > 0
-        else searchable
+        else lane_ground
     )
     k = len(req.vehicles)
     if len(req.launches) not in (0, 1, k):
@@ -166,7 +178,7 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
     else:
         launch_xy = np.repeat(default_launch(local)[None, :], k, axis=0)
     for i, p in enumerate(launch_xy):
-        if shapely.contains_xy(local.holes, p[0], p[1]):
+        if shapely.contains_xy(avoid, p[0], p[1]):
             lat, lon = local.frame.xy_to_latlon(p)[0]
             raise PlanError(
                 f"launch point {i + 1} ({lat:.6f}, {lon:.6f}) is inside a hole (no-fly zone); "
@@ -180,13 +192,13 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
                 f"area; launch within {TRANSIT_ROOM_M / 1000:.0f} km of it (lat, lon order?)"
             )
 
-    lanes = lay_lanes(searchable, flyable, fp.spacing_m, req.sweep_deg)
+    lanes = lay_lanes(lane_ground, flyable, fp.spacing_m, req.sweep_deg)
     # Transit legs (to and from launch, between separate parts) may go anywhere but holes.
     transit_free = shapely.difference(
         shapely.box(
             *(np.asarray(local.area.bounds) + np.r_[-1, -1, 1, 1] * (TRANSIT_ROOM_M + 100))
         ),
-        local.holes,
+        avoid,
     )
     transit_router = Router(transit_free)
     # Routed turns keep a quarter lane spacing off a ragged boundary: a smaller graph.
@@ -335,6 +347,7 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
         ),
         altitude_ref="terrain" if req.dem is not None else "relative_home",
         turn_margin_m=req.turn_margin_m,
+        hole_margin_m=req.hole_margin_m,
         sweep_deg=req.sweep_deg,
         stats=stats,
         segments=tuple(segments),

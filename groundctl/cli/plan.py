@@ -122,6 +122,10 @@ def plan_command(
             "--turn-margin", min=0, help="How far outside the area lanes and turns may go, m."
         ),
     ] = 0.0,
+    hole_margin: Annotated[
+        float,
+        typer.Option("--hole-margin", min=0, help="Keep the path this far off every hole, m."),
+    ] = 0.0,
     max_alt: Annotated[
         float, typer.Option("--max-alt", help="Highest altitude allowed above ground, m.")
     ] = 120.0,
@@ -202,6 +206,7 @@ def plan_command(
         launches=launches,
         sweep_deg=sweep_deg,
         turn_margin_m=turn_margin,
+        hole_margin_m=hole_margin,
         dem=dem_obj,
         name=area.name,
     )

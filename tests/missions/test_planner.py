@@ -151,3 +151,25 @@ def test_property_random_polygons_with_holes(draw, seed, n_holes, drones, margin
     assert local.area.buffer(margin + 0.05).covers(flown_geometry(plan, local.frame))
     cover = measured_coverage(plan, local.frame, local.searchable)
     assert cover > (0.995 if margin else 0.98), cover
+
+
+def test_hole_margin_keeps_the_path_off_holes(draw):
+    local = prepare(_l_shape(draw))
+    plan = make_plan(
+        local,
+        PlanRequest(
+            H20T,
+            ALT,
+            0.2,
+            vehicles=(Vehicle(),) * 2,
+            hole_margin_m=8.0,
+            launches=(draw.ring([(900, -50)])[0],),
+        ),
+    )
+    flown = flown_geometry(plan, local.frame, include_transit=True)
+    assert flown.distance(local.holes) >= 8.0 - 0.05
+    assert plan.hole_margin_m == 8.0
+    # The camera still sees the ground between the path and the hole.
+    assert measured_coverage(plan, local.frame, local.searchable) > 0.99
+    with pytest.raises(PlanError, match="half the footprint"):
+        make_plan(local, PlanRequest(H20T, ALT, hole_margin_m=30.0))
