@@ -6,7 +6,6 @@ import math
 from collections.abc import Iterable
 
 from rich.console import Group
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -76,8 +75,10 @@ def fleet_table(views: Iterable[DroneView], swept_fraction: float, title: str = 
             f"{v.transit_alt_m:.0f} m",
             v.note,
         )
-    overall = Group(
-        Text(f"area swept: {swept_fraction * 100:.0f}%", style="bold"),
-        ProgressBar(total=1.0, completed=swept_fraction, width=60),
+    filled = round(swept_fraction * 40)
+    overall = Text.assemble(
+        (f"area swept: {swept_fraction * 100:3.0f}% ", "bold"),
+        ("━" * filled, "green"),
+        ("━" * (40 - filled), "grey37"),
     )
     return Group(table, overall)
