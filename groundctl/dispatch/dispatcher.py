@@ -25,6 +25,7 @@ class Dispatcher:
         dispatcher = Dispatcher(store, config, operation="ridge")
         task = asyncio.create_task(dispatcher.run())    # sinks connect, retry, resume
         dispatcher.submit_hit(hit)                       # committed to SQLite, then sent
+        await dispatcher.submit(hit)                     # the same, fsync off the loop
         dispatcher.vehicle_state(2, lat=..., lon=..., alt_amsl_m=..., battery_pct=...)
         dispatcher.progress({"covered_pct": 42.0, ...})
         await dispatcher.close()
@@ -63,6 +64,15 @@ class Dispatcher:
     def submit_hit(self, hit: Hit) -> UpsertResult:
         """Commit the hit (and its outbox rows) to the store, then wake the sinks."""
         result = self.store.upsert_hit(hit, sinks=self.sink_names)
+        if result.changed:
+            for sink in self.sinks:
+                sink.wake.set()
+        return result
+
+    async def submit(self, hit: Hit) -> UpsertResult:
+        """`submit_hit` with the SQLite commit (an fsync) off the event loop, so sinks keep
+        sending while the disk works. Returns once the hit is durable."""
+        result = await asyncio.to_thread(self.store.upsert_hit, hit, self.sink_names)
         if result.changed:
             for sink in self.sinks:
                 sink.wake.set()

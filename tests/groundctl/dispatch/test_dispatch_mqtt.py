@@ -206,3 +206,35 @@ async def test_station_queues_while_broker_down_then_delivers(tmp_path, broker):
         )
         await wait_for(lambda: store.pending_count("mqtt") == 0)
     store.close()
+
+
+async def test_vehicle_state_rate_limited_latest_wins(tmp_path, broker):
+    store = Store.open(tmp_path / "op.sqlite", operation="ridge")
+    mqtt = MqttConfig(url=broker.url, state_interval_s=1.0)
+    dispatcher = Dispatcher(store, DispatchConfig(mqtt=mqtt, retry=FAST), "ridge")
+    listener = MqttListener(MqttConfig(url=broker.url), operation="ridge", client_id="cc-v")
+    async with running(dispatcher), listening(listener) as events:
+        await dispatcher.wait_connected()
+        for k in range(50):  # 50 updates within ~0.5 s
+            dispatcher.vehicle_state(3, lat=46.5 + k * 1e-5, lon=7.9, battery_pct=90.0 - k * 0.1)
+            await asyncio.sleep(0.01)
+        states = lambda: [e.payload for e in events if e.kind == "vehicle"]  # noqa: E731
+        await wait_for(lambda: any(s["lat"] == round(46.5 + 49e-5, 7) for s in states()))
+        await asyncio.sleep(1.5)
+    # the first update went out at once, the latest after the interval; the rest were dropped
+    assert 2 <= len(states()) <= 3
+    assert states()[0]["lat"] == 46.5
+    assert states()[-1]["battery_pct"] == pytest.approx(85.1)
+    store.close()
+
+
+async def test_no_sink_configured_is_the_store_alone(tmp_path):
+    store = Store.open(tmp_path / "op.sqlite", operation="ridge")
+    dispatcher = Dispatcher(store, DispatchConfig(), "ridge")
+    async with running(dispatcher):
+        result = await dispatcher.submit(make_hit(1))
+        assert result.created and store.hit("hit-0001") is not None
+        dispatcher.vehicle_state(1, lat=46.5, lon=7.9)
+        dispatcher.progress({"covered_pct": 1.0})
+    assert store.outbox() == [] and dispatcher.pending() == 0
+    store.close()
