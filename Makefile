@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.groundctl-installed
 # System packages the test suite starts for real (a broker, a browser).
-SYSTEM_PACKAGES := mosquitto
+SYSTEM_PACKAGES := mosquitto openssl
 
 .PHONY: demo test bench lint venv sysdeps clean
 
