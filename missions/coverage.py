@@ -247,6 +247,10 @@ CELL_COST_LANES = 3.0
 
 def best_bearing(part: Polygon, flyable: BaseGeometry, spacing: float) -> float:
     """The bearing, among the hull's narrow directions, with the fewest lanes and cells."""
+    return _best_bearing_cost(part, spacing)[0]
+
+
+def _best_bearing_cost(part: BaseGeometry, spacing: float) -> tuple[float, float]:
     best, best_cost = 0.0, math.inf
     for b in candidate_bearings(part):
         rot = -_bearing_to_math_deg(b)
@@ -257,7 +261,73 @@ def best_bearing(part: Polygon, flyable: BaseGeometry, spacing: float) -> float:
         cost = len(row) + CELL_COST_LANES * (int(cells.max()) + 1 if len(cells) else 0)
         if cost < best_cost - 0.5:
             best, best_cost = b, cost
-    return best
+    return best, best_cost
+
+
+def _to_local(
+    ea: NDArray[np.float64], eb: NDArray[np.float64], y: NDArray[np.float64], rot: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    back = math.radians(-float(rot))
+    c, s = math.cos(back), math.sin(back)
+    rmat = np.array([[c, -s], [s, c]])
+    return np.column_stack([ea, y]) @ rmat.T, np.column_stack([eb, y]) @ rmat.T
+
+
+# A cell is swept in its own direction when that needs this share of its lanes or fewer.
+CELL_REDIRECT_GAIN = 0.75
+CELL_REDIRECT_MIN_LANES = 4
+
+
+def _lay_part(
+    part: BaseGeometry, flyable: BaseGeometry, spacing: float, bearing: float | None
+) -> list[tuple[NDArray[np.float64], ...]]:
+    """Lanes of one part as a list of (p0, p1, cell, row, bearing) groups, local frame.
+
+    With no bearing given, the part is decomposed at its best bearing, then every cell big
+    enough is re-swept at its own best bearing if that saves enough turns (a winding valley
+    gets lanes along each of its arms).
+    """
+    b = _best_bearing_cost(part, spacing)[0] if bearing is None else bearing
+    row, ea, eb, y, cell, rot = lanes_for_part(part, flyable, spacing, b)
+    if not len(row):
+        return []
+    p0, p1 = _to_local(ea, eb, y, float(rot))
+    groups = [(p0, p1, cell, row, np.full(len(row), b % 180.0))]
+    if bearing is not None:
+        return groups
+    keep = np.ones(len(row), dtype=bool)
+    redone: list[BaseGeometry] = []
+    main = row == np.round(row)
+    for c in np.unique(cell[main]):
+        idx = np.flatnonzero((cell == c) & main)
+        if len(idx) < CELL_REDIRECT_MIN_LANES:
+            continue
+        lines = shapely.linestrings(np.stack([p0[idx], p1[idx]], axis=1))
+        cell_poly = shapely.intersection(
+            shapely.union_all(shapely.buffer(lines, spacing / 2, cap_style="flat")), part
+        )
+        if cell_poly.is_empty:
+            continue
+        b_c, cost_c = _best_bearing_cost(cell_poly, spacing)
+        if abs(((b_c - b) + 90) % 180 - 90) < 5 or cost_c > CELL_REDIRECT_GAIN * (
+            len(idx) + CELL_COST_LANES
+        ):
+            continue
+        r2, a2, e2, y2, cell2, rot2 = lanes_for_part(cell_poly, flyable, spacing, b_c)
+        if not len(r2):
+            continue
+        q0, q1 = _to_local(a2, e2, y2, float(rot2))
+        groups.append((q0, q1, cell2, r2, np.full(len(r2), b_c % 180.0)))
+        keep[idx] = False
+        redone.append(cell_poly)
+    if redone:
+        # Lanes for leftover ground inside a re-swept cell are the new cell's business.
+        done = shapely.union_all(redone).buffer(1e-6)
+        mids = shapely.points((p0 + p1) / 2)
+        keep &= main | ~shapely.covers(done, mids)
+        p0_, p1_, cell_, row_, bear_ = groups[0]
+        groups[0] = (p0_[keep], p1_[keep], cell_[keep], row_[keep], bear_[keep])
+    return groups
 
 
 def lay_lanes(
@@ -273,19 +343,15 @@ def lay_lanes(
     p0s, p1s, cells, rows, bears = [], [], [], [], []
     cell_base = 0
     for part in parts:
-        b = best_bearing(part, flyable, spacing) if bearing_deg is None else bearing_deg
-        row, ea, eb, y, cell, rot = lanes_for_part(part, flyable, spacing, b)
-        if not len(row):
-            continue
-        back = math.radians(-float(rot))
-        c, s = math.cos(back), math.sin(back)
-        rmat = np.array([[c, -s], [s, c]])
-        p0s.append(np.column_stack([ea, y]) @ rmat.T)
-        p1s.append(np.column_stack([eb, y]) @ rmat.T)
-        cells.append(cell + cell_base)
-        rows.append(row)
-        bears.append(np.full(len(row), b % 180.0))
-        cell_base += int(cell.max()) + 1
+        for p0, p1, cell, row, bear in _lay_part(part, flyable, spacing, bearing_deg):
+            if not len(row):
+                continue
+            p0s.append(p0)
+            p1s.append(p1)
+            cells.append(cell + cell_base)
+            rows.append(row)
+            bears.append(bear)
+            cell_base += int(cell.max()) + 1
     if not p0s:
         z = np.zeros((0, 2))
         return Lanes(z, z, np.zeros(0, np.int64), np.zeros(0), np.zeros(0))

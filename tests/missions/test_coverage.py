@@ -85,3 +85,18 @@ def test_thin_sliver_between_rows_gets_a_lane():
         LineString([p, q]).intersects(Polygon.from_bounds(600, 80, 700, 92))
         for p, q in zip(lanes.p0, lanes.p1, strict=True)
     )
+
+
+def test_each_cell_gets_its_own_direction_when_that_saves_turns():
+    # A thin L: one bearing for all would sweep one arm across with 22 short lanes.
+    thin_l = Polygon([(0, 0), (1000, 0), (1000, 120), (120, 120), (120, 1000), (0, 1000)])
+    lanes = lay_lanes(thin_l, thin_l, 40.0)
+    bearings = sorted(set(np.round(lanes.sweep_deg).tolist()))
+    assert bearings == [0.0, 90.0]
+    assert len(lanes) == 6
+    lines = _lines(lanes)
+    covered = shapely.union_all(shapely.buffer(lines, 20.0, cap_style="flat")).intersection(thin_l)
+    assert covered.area / thin_l.area > 0.999
+    # A given bearing is kept everywhere.
+    fixed = lay_lanes(thin_l, thin_l, 40.0, bearing_deg=90.0)
+    assert set(np.round(fixed.sweep_deg).tolist()) == {90.0} and len(fixed) > 20
