@@ -35,11 +35,15 @@ short transaction. Times are seconds since the Unix epoch (UTC); positions WGS84
     store.hit(hit.id); store.hits(); store.chip(hit.id); store.sightings(hit.id)
     store.add_ack(Ack(ack_id, hit_id, "team_dispatched", ts)); store.acks(hit_id)
 
-    # outbox (used by groundctl.dispatch): due / mark_sent / mark_failed / backfill
+    # outbox (used by groundctl.dispatch): enqueue / due / mark_sent / mark_failed /
+    # mark_superseded / backfill / requeue_sent / reannounce_unacknowledged / pending_count
     store.close()
 
-The `groundctl.dispatch.Dispatcher` wraps `upsert_hit` and wakes the sinks; fleet code that
-produces hits should go through it rather than call `upsert_hit` directly.
+A hit update with the same content is a no-op (no new revision, nothing queued); an update
+whose `last_seen` is older than the stored one (a replay after a pipeline restart) only adds
+its sightings. The `groundctl.dispatch.Dispatcher` wraps `upsert_hit` and wakes the sinks
+(`dispatcher.submit_hit(hit)`, or `await dispatcher.submit(hit)` to keep the fsync off the
+event loop); code that produces hits should go through it rather than call `upsert_hit`.
 """
 
 from groundctl.store.db import Store, StoreError
