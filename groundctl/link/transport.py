@@ -1,8 +1,8 @@
-"""Byte transports under a MAVLink link: UDP in/out and TCP on asyncio, serial in a thread.
+"""Byte transports under a MAVLink link: UDP in/out, TCP and serial, all on the asyncio loop.
 
 A transport delivers `(data, address)` to a callback and sends bytes to one address or to
 every known peer. UDP-in learns peers from the datagrams it receives, so several vehicles
-talking to one GCS port are each answered at their own address. TCP reconnects by itself.
+talking to one GCS port are each answered at their own address. TCP and serial reconnect by themselves.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -176,46 +176,105 @@ class TcpTransport(Transport):
 
 
 class SerialTransport(Transport):
-    """Serial port through pymavlink's mavserial, read in a thread (pyserial is blocking)."""
+    """A serial port (USB telemetry radio, autopilot USB) driven by the asyncio loop (POSIX).
+
+    Raw 8N1 at the given baud via termios, non-blocking reads through `loop.add_reader`, so
+    no thread and no pyserial. An unplugged radio is reopened every second until it is back.
+    """
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.peers = {STREAM_PEER}
-        self._port: Any = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._fd: int | None = None
+        self._on_data: OnData | None = None
+        self._reopen: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def _open_fd(self) -> int:
+        import termios
+        import tty
+
+        baud = getattr(termios, f"B{self.endpoint.baud}", None)
+        if baud is None:
+            raise LinkError(
+                f"{self.endpoint}: baud rate {self.endpoint.baud} is not supported by this system"
+            )
+        try:
+            fd = os.open(self.endpoint.device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError as e:
+            raise LinkError(f"{self.endpoint}: cannot open serial port: {e.strerror or e}") from e
+        try:
+            tty.setraw(fd)
+            attrs = termios.tcgetattr(fd)
+            attrs[4] = attrs[5] = baud  # ispeed, ospeed
+            attrs[2] |= termios.CLOCAL | termios.CREAD
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        except termios.error as e:
+            os.close(fd)
+            raise LinkError(f"{self.endpoint}: not a serial port: {e}") from e
+        return fd
 
     async def open(self, on_data: OnData) -> None:
-        from pymavlink import mavutil
+        self._on_data = on_data
+        self._attach(self._open_fd())
 
-        loop = asyncio.get_running_loop()
+    def _attach(self, fd: int) -> None:
+        self._fd = fd
+        asyncio.get_running_loop().add_reader(fd, self._readable)
+
+    def _readable(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
         try:
-            self._port = mavutil.mavserial(
-                self.endpoint.device, baud=self.endpoint.baud, autoreconnect=True
-            )
-        except Exception as e:  # pyserial raises its own SerialException
-            raise LinkError(f"{self.endpoint}: cannot open serial port: {e}") from e
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            assert self._on_data is not None
+            self._on_data(data, STREAM_PEER)
+            return
+        # EOF / EIO: the device went away (USB radio unplugged).
+        self._detach()
+        if not self._closed and self._reopen is None:
+            self._reopen = asyncio.get_running_loop().create_task(self._reopen_loop())
 
-        def reader() -> None:
-            while not self._stop.is_set():
+    def _detach(self) -> None:
+        if self._fd is not None:
+            asyncio.get_running_loop().remove_reader(self._fd)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    async def _reopen_loop(self) -> None:
+        try:
+            while not self._closed:
+                await asyncio.sleep(1.0)
                 try:
-                    data = self._port.recv(4096)
-                except Exception:
-                    data = b""
-                if data:
-                    loop.call_soon_threadsafe(on_data, bytes(data), STREAM_PEER)
-
-        self._thread = threading.Thread(target=reader, daemon=True, name=f"serial {self.endpoint}")
-        self._thread.start()
+                    self._attach(self._open_fd())
+                    log.info("%s: serial port back", self.endpoint)
+                    return
+                except LinkError:
+                    continue
+        finally:
+            self._reopen = None
 
     def send(self, data: bytes, address: Address | None = None) -> None:
-        if self._port is not None:
-            self._port.write(data)
+        if self._fd is None:
+            return
+        try:
+            os.write(self._fd, data)
+        except (BlockingIOError, OSError) as e:
+            # A full output buffer drops this frame, as a radio would; MAVLink retries.
+            log.debug("%s: write failed: %s", self.endpoint, e)
 
     async def close(self) -> None:
-        self._stop.set()
-        if self._port is not None:
-            self._port.close()
+        self._closed = True
+        if self._reopen is not None:
+            self._reopen.cancel()
+        self._detach()
 
 
 def make_transport(endpoint: Endpoint) -> Transport:
