@@ -48,6 +48,7 @@ from groundctl.link import (
     coerce_items,
 )
 from groundctl.link import mission_hash as content_hash
+from groundctl.store import TrackPoint
 from missions.plan import Plan
 from thermal.hit import Hit
 
@@ -151,6 +152,8 @@ class Orchestrator:
         lost_after_s: float = 20.0,
         poll_s: float = 0.2,
         step_timeout_s: float = 120.0,
+        hits_from_store: bool = True,
+        min_person_confidence: float = 0.5,
     ) -> None:
         self.plan = plan
         self.fleet = fleet
@@ -162,6 +165,10 @@ class Orchestrator:
         self.lost_after_s = lost_after_s
         self.poll_s = poll_s
         self.step_timeout_s = step_timeout_s
+        self.hits_from_store = hits_from_store
+        self.min_person_confidence = min_person_confidence
+        self._side: list[asyncio.Task[None]] = []
+        self._rtl_alt_set: set[str] = set()
         self.cfg: dict[str, VehicleConfig] = {
             v.name: v for v in fleet.vehicles if v.name in vehicles
         }
@@ -268,6 +275,10 @@ class Orchestrator:
         """Fly until every lane is swept, no overwatch is on, and every drone is down."""
         if not assigned:
             self.assign_plan()
+        side = [asyncio.create_task(self._record(n), name=f"record-{n}") for n in self.cfg]
+        if self.hits_from_store:
+            side.append(asyncio.create_task(self._watch_store_hits(), name="hits"))
+        self._side = side
         self._tasks += [
             asyncio.create_task(self._drone(n), name=f"drone-{n}")
             for n in self.cfg
@@ -284,9 +295,9 @@ class Orchestrator:
                 if not t.cancelled() and t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
         finally:
-            for t in self._tasks:
+            for t in self._tasks + side:
                 t.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*self._tasks, *side, return_exceptions=True)
 
     def drop(self, name: str, why: str) -> None:
         """Take a drone out before it flies (a pre-flight NO-GO): its work goes to the others."""
@@ -438,7 +449,9 @@ class Orchestrator:
             raise DroneLost(f"no link for {now - lost_since[0]:.0f} s")
 
     # ------------------------------------------------------------------ one search sortie
-    async def _prepare(self, name: str, job: Job | None, need_s: float) -> None:
+    async def _prepare(
+        self, name: str, job: Job | None, need_s: float, fence_uploaded: bool = True
+    ) -> None:
         """On the ground: wait for a battery good enough, swapping it if needed; pre-flight."""
         v = self.vehicles[name]
         af = self.airframe(name)
@@ -461,7 +474,7 @@ class Orchestrator:
                     home_set=st.home is not None,
                     battery_pct=st.battery.remaining_pct if st.battery else None,
                     battery_needed_pct=min(need_pct, 100.0),
-                    fence_uploaded=True,
+                    fence_uploaded=fence_uploaded,
                 )
             )
             if preflight.is_go(checks):
@@ -485,99 +498,36 @@ class Orchestrator:
             await asyncio.sleep(self.wall(self.fleet.battery_swap_s))
         self._battery_hist[name].clear()
 
-    async def _upload(self, name: str, job: Job, items: list, mtype: MissionType) -> None:
+    async def _upload(self, name: str, job_id: str, items: list, mtype: MissionType) -> None:
         v = self.vehicles[name]
         what = "mission" if mtype == MissionType.MISSION else "fence"
         if await v.mission.matches(items, mtype):
-            self.journal.event(f"{what}_on_board", sysid=v.sysid, job=job.id)
+            self.journal.event(f"{what}_on_board", sysid=v.sysid, job=job_id)
             return
         async with self.journal.command(
-            v.sysid, f"upload_{what}", {"job": job.id, "items": len(items)}
+            v.sysid, f"upload_{what}", {"job": job_id, "items": len(items)}
         ) as info:
             info["opaque_id"] = await v.mission.upload(items, mtype)
         self.uploads[name] += 1
 
-    async def _takeoff(self, name: str, alt_m: float) -> None:
+    async def _set_rtl_alt(self, name: str) -> None:
+        """Return at this drone's own transit altitude, so returns are staggered too."""
+        if name in self._rtl_alt_set:
+            return
         v = self.vehicles[name]
-        st = self._observe(name)
-        # Arm in a mode that takes off: ArduPilot arms for a take-off in GUIDED; neither
-        # autopilot arms in the RTL/LAND mode the last landing left it in.
-        if v.identity.autopilot == Autopilot.ARDUPILOT and st.mode != FlightMode.GUIDED:
-            async with self.journal.command(v.sysid, "set_mode", {"mode": "guided"}):
-                await v.action.set_mode(FlightMode.GUIDED)
-        elif st.mode in (FlightMode.RETURN, FlightMode.LAND, FlightMode.MISSION):
-            async with self.journal.command(v.sysid, "set_mode", {"mode": "hold"}):
-                await v.action.set_mode(FlightMode.HOLD)
-        async with self.journal.command(v.sysid, "arm"):
-            await v.action.arm()
-        async with self.journal.command(v.sysid, "takeoff", {"alt_rel_m": alt_m}):
-            await v.action.takeoff(alt_m)
-        self.views[name].phase = "takeoff"
-        await v.telemetry.wait_for(
-            lambda s: s.position is not None and s.position.alt_rel_m >= 0.8 * alt_m,
-            timeout_s=self.step_timeout_s,
-            what=f"climb to {alt_m:.0f} m",
-        )
-
-    # ------------------------------------------------------------------ one search sortie
-    async def _prepare(self, name: str, job: Job | None, need_s: float) -> None:
-        """On the ground: wait for a battery good enough, swapping it if needed; pre-flight."""
-        v = self.vehicles[name]
-        af = self.airframe(name)
-        need_pct = preflight.battery_needed_pct(need_s, af)
-        st = self._observe(name)
-        if st.battery is not None and (st.battery.remaining_pct or 0) < need_pct:
-            await self._swap(name)
-        deadline = time.monotonic() + self.step_timeout_s
-        while True:
-            st = self._observe(name)
-            checks = preflight.evaluate(
-                preflight.PreflightState(
-                    name=name,
-                    link_ok=st.link_ok,
-                    heartbeat_age_s=None
-                    if math.isinf(st.last_heartbeat_age_s)
-                    else st.last_heartbeat_age_s,
-                    gps_fix_type=st.gps.fix_type if st.gps else 0,
-                    satellites=st.gps.satellites if st.gps else 0,
-                    home_set=st.home is not None,
-                    battery_pct=st.battery.remaining_pct if st.battery else None,
-                    battery_needed_pct=min(need_pct, 100.0),
-                    fence_uploaded=True,
-                )
+        alt = self.transit_alt[name]
+        ap = v.identity.autopilot == Autopilot.ARDUPILOT
+        param, value = ("RTL_ALT", alt * 100.0) if ap else ("RTL_RETURN_ALT", alt)
+        try:
+            async with self.journal.command(v.sysid, "param_set", {param: value}):
+                await v.params.set(param, value)
+            self._rtl_alt_set.add(name)
+        except LinkError as exc:
+            # Not fatal: the transit legs in the mission are staggered regardless.
+            self.journal.event(
+                "rtl_alt", f"could not set {param}: {exc}", sysid=v.sysid, severity="warning"
             )
-            if preflight.is_go(checks):
-                self.journal.event("preflight", "GO", sysid=v.sysid, job=job.id if job else "")
-                return
-            bad = "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.ok)
-            self.views[name].note = f"no-go: {bad}"
-            if time.monotonic() > deadline:
-                self.journal.event("preflight", f"NO-GO: {bad}", sysid=v.sysid, severity="error")
-                raise DroneLost(f"pre-flight failed: {bad}")
-            await asyncio.sleep(0.5)
-
-    async def _swap(self, name: str) -> None:
-        view = self.views[name]
-        view.phase = "battery swap"
-        sysid = self.sysid(name)
-        self.journal.event("battery_swap", sysid=sysid)
-        if self.battery_swap is not None:
-            await self.battery_swap(name)
-        else:
-            await asyncio.sleep(self.wall(self.fleet.battery_swap_s))
-        self._battery_hist[name].clear()
-
-    async def _upload(self, name: str, job: Job, items: list, mtype: MissionType) -> None:
-        v = self.vehicles[name]
-        what = "mission" if mtype == MissionType.MISSION else "fence"
-        if await v.mission.matches(items, mtype):
-            self.journal.event(f"{what}_on_board", sysid=v.sysid, job=job.id)
-            return
-        async with self.journal.command(
-            v.sysid, f"upload_{what}", {"job": job.id, "items": len(items)}
-        ) as info:
-            info["opaque_id"] = await v.mission.upload(items, mtype)
-        self.uploads[name] += 1
+            self._rtl_alt_set.add(name)
 
     async def _takeoff(self, name: str, alt_m: float) -> None:
         v = self.vehicles[name]
@@ -632,15 +582,16 @@ class Orchestrator:
             link_items = coerce_items(items)
         self.current[name] = job
         view.job, view.lanes_total, view.lanes_swept = job.id, len(job.lanes), 0
-        view.phase = "pre-flight"
-        climb = 2 * alt / self.airframe(name).climb_rate_ms
-        await self._prepare(name, job, job.sortie.est_time_s + climb)
         sortie_id = self.journal.add_job(job, name, v.sysid, content_hash(link_items))
         view.phase = "upload"
         try:
-            await self._upload(name, job, link_items, MissionType.MISSION)
-            await self._upload(name, job, self.fence, MissionType.FENCE)
-        except LinkError:
+            await self._upload(name, job.id, link_items, MissionType.MISSION)
+            await self._upload(name, job.id, self.fence, MissionType.FENCE)
+            await self._set_rtl_alt(name)
+            view.phase = "pre-flight"
+            climb = 2 * alt / self.airframe(name).climb_rate_ms
+            await self._prepare(name, job, job.sortie.est_time_s + climb)
+        except (LinkError, DroneLost):
             self.journal.update_job(sortie_id, status="aborted")
             raise
         self.journal.update_job(sortie_id, status="flying")
@@ -775,6 +726,81 @@ class Orchestrator:
                 raise DroneLost("did not land after return to launch")
             await asyncio.sleep(self.poll_s)
         view.phase = "landed"
+
+    # ------------------------------------------------------------------ journal feeders
+    async def _record(self, name: str) -> None:
+        """Journal what the vehicle says (STATUSTEXT, modes, arming, link, reboots) and its
+        track (thinned by the store), so nothing a drone reported is lost."""
+        v = self.vehicles[name]
+
+        async def events() -> None:
+            async for ev in v.telemetry.events():
+                if ev.kind == "item_reached":
+                    continue  # folded into swept lanes; one row per waypoint is noise
+                sev = (
+                    "warning" if ev.kind in ("link_lost", "rebooted", "duplicate_sysid") else "info"
+                )
+                if ev.kind == "statustext" and ev.data.get("severity", 6) <= 4:
+                    sev = "warning"
+                self.journal.event(
+                    f"vehicle.{ev.kind.value}", ev.detail, sysid=ev.sysid, severity=sev
+                )
+
+        async def track() -> None:
+            while True:
+                await asyncio.sleep(max(0.2, 1.0 / self.time_scale))
+                st = v.telemetry.state()
+                p = st.position
+                if p is None or not st.link_ok:
+                    continue
+                self.journal.store.add_track_point(
+                    TrackPoint(
+                        sysid=st.sysid,
+                        ts=time.time(),
+                        lat=p.lat,
+                        lon=p.lon,
+                        alt_amsl_m=p.alt_amsl_m,
+                        alt_rel_m=p.alt_rel_m,
+                        heading_deg=p.heading_deg,
+                        speed_ms=p.ground_speed_ms,
+                        battery_pct=st.battery.remaining_pct if st.battery else None,
+                    )
+                )
+
+        await asyncio.gather(events(), track())
+
+    async def _watch_store_hits(self) -> None:
+        """Confirmed people written to the operation database (by the thermal pipeline via
+        dispatch) start an overwatch; a ground team's "found" or "false_alarm" ends it."""
+        while True:
+            for h in self.journal.store.hits():
+                if h.id in self.watches:
+                    if (
+                        h.status in ("found", "false_alarm")
+                        and not self.watches[h.id].ended.is_set()
+                    ):
+                        self.end_overwatch(h.id)
+                    continue
+                if h.target_class != "person" or h.confidence < self.min_person_confidence:
+                    continue
+                if h.status in ("found", "false_alarm"):
+                    continue
+                self.overwatch(
+                    Hit(
+                        id=h.id,
+                        target_class="person",
+                        confidence=h.confidence,
+                        lat=h.lat,
+                        lon=h.lon,
+                        uncertainty_m=h.uncertainty_m,
+                        first_seen=h.first_seen,
+                        last_seen=h.last_seen,
+                        sightings=(),
+                        vehicle_ids=h.vehicle_ids,
+                        temp_c=h.temp_c,
+                    )
+                )
+            await asyncio.sleep(1.0)
 
     # ------------------------------------------------------------------ lost drones
     def _on_lost(self, name: str, why: str) -> None:
@@ -1001,7 +1027,13 @@ class Orchestrator:
         )
         st = self._observe(name)
         if not airborne(st):
-            await self._prepare(name, None, af.endurance_min * 60 * 0.5)
+            fence_ok = True
+            try:
+                await self._upload(name, f"watch {watch.hit.id}", self.fence, MissionType.FENCE)
+                await self._set_rtl_alt(name)
+            except LinkError:
+                fence_ok = False
+            await self._prepare(name, None, af.endurance_min * 60 * 0.5, fence_ok)
             await self._takeoff(name, self.transit_alt[name])
             st = self._observe(name)
         home_amsl = st.home.alt_amsl_m if st.home else 0.0

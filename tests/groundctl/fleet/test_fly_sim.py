@@ -76,6 +76,14 @@ async def test_three_drones_sweep_the_plan(tmp_path, flavour):
             assert not v.armed
         kinds = [c.command for c in orch.journal.store.commands()]
         assert kinds.count("upload_mission") == 3 and "arm" in kinds and "start_mission" in kinds
+        # what the drones said is journaled too: their mode changes, arming, and tracks
+        heard = {e.kind for e in orch.journal.store.events()}
+        assert {"vehicle.mode_changed", "vehicle.armed"} <= heard
+        for sysid in (1, 2, 3):
+            assert len(orch.journal.store.track(sysid)) >= 2
+        # returns are staggered: each drone's RTL altitude set to its own transit altitude
+        rtl = [c.params for c in orch.journal.store.commands() if c.command == "param_set"]
+        assert len({next(iter(p.values())) for p in rtl}) == 3
     finally:
         await mgr.close()
         await sim.stop()
@@ -197,8 +205,8 @@ async def test_restarted_ground_station_reattaches_without_reupload(tmp_path, fl
         await sim.stop()
 
 
-@pytest.mark.parametrize("flavour", ["px4", "ardupilot"])
-async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour):
+@pytest.mark.parametrize(("flavour", "via_store"), [("px4", True), ("ardupilot", False)])
+async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour, via_store):
     from groundctl.fleet.relay import uncovered_s
     from tests.groundctl.fleet.planfix import at
     from thermal.hit import Hit
@@ -224,8 +232,15 @@ async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour):
             sightings=(),
             vehicle_ids=(),
         )
-        watch = orch.overwatch(hit)
-        assert watch is not None
+        if via_store:
+            # As the thermal pipeline does: the confirmed person lands in the operation
+            # database first; the fleet picks it up from there.
+            orch.journal.store.upsert_hit(hit)
+            await wait_until(lambda: "p1" in orch.watches, 10, "overwatch from the store")
+            watch = orch.watches["p1"]
+        else:
+            watch = orch.overwatch(hit)
+            assert watch is not None
         assert orch.overwatch(hit) is None  # one watch per person
         await wait_until(lambda: len(watch.open) == 1, 60, "first drone over the target")
         first = next(iter(watch.open))
@@ -234,7 +249,12 @@ async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour):
         sim.vehicle(first).faults.set_battery(45.0)
         await wait_until(lambda: watch.handovers >= 1 and first not in watch.open, 90, "handover")
         t_end = time.monotonic()
-        orch.end_overwatch("p1")
+        if via_store:
+            from groundctl.store import Ack
+
+            orch.journal.store.add_ack(Ack("ack1", "p1", "found", time.time()))
+        else:
+            orch.end_overwatch("p1")
         await asyncio.wait_for(run, timeout=120)
         (relief,) = {n for n, _, _ in watch.history} - {first}
         a_turn = next(h for h in watch.history if h[0] == first)
