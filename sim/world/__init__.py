@@ -29,6 +29,10 @@ Public API (what the vehicle simulator and benchmarks use)::
   one radiometric frame in °C (float32) plus per-target pixel counts; `SensorModel.ideal()`
   switches blur, noise, FPN, vignetting and atmosphere off.
 * ``StaticPoseSource(pose)``: a pose source that never moves.
+* ``world.elevation_at(lat, lon)``: terrain height (m AMSL), for the vehicles' ground.
+* A payload renders only while a client is connected or it records; frames are rendered
+  in a worker thread (OpenCV and numpy release the GIL), the pose is read on the event loop.
+  Beyond the area plus its margin the world continues as a mirror image of itself.
 * Errors: `ScenarioError` (a `sim.errors.SimError`) names the file, the key and the reason.
 """
 

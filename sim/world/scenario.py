@@ -17,6 +17,23 @@ flip them). A minimal scenario::
       - {id: missing, class: person, posture: lying, lat: 47.3955, lon: 8.5475}
       - {id: flock, class: sheep, lat: 47.3960, lon: 8.5470, count: 9, spread_m: 25}
 
+Sections (every field optional except name and area):
+
+* ``terrain``: ``kind`` flat | procedural (``relief_m`` peak to peak, ``feature_m``
+  wavelength, ``seed``) | geotiff (``path`` to a north-up EPSG:4326 elevation GeoTIFF,
+  relative to the scenario file); ``elevation_m`` base height AMSL; ``hollows``
+  (lat, lon, radius_m, depth_m) and ``ditches`` (line, width_m, depth_m) carved into any kind.
+* ``cover``: ``default`` class and ``patches`` of grass, field, bare, forest (with
+  ``canopy_fraction`` and ``canopy_height_m``), rock, water, road, roof; each a ``polygon`` or
+  a ``line`` with ``width_m``; ``grass_height_m`` hides low targets.
+* ``conditions``: ``preset`` clear_night | rainy_night | sunny_afternoon | overcast_day |
+  dawn | dusk, and any of air_temp_c, rain_mm_h, cloud_cover, sun_elevation_deg,
+  sun_azimuth_deg, humidity to override it.
+* ``targets``: ``class`` person | child | sheep | dog | deer | cattle | car | campfire | rock |
+  roof, ``posture`` (people: standing, sitting, crouching, lying), ``heading_deg``, optional
+  ``temp_c`` and ``concealment`` (0..1) overrides, ``size_scale``, and ``count`` + ``spread_m``
+  for a flock or herd (ids ``<id>-1``, ``<id>-2``, ...; placed from the scenario's ``seed``).
+
 Every error names the file, the dotted key and the reason, like the groundctl config loader.
 """
 

@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import tifffile
-from conftest import LAT0, LON0, SCENARIOS
+from worldfix import LAT0, LON0, SCENARIOS
 
 DITCH = SCENARIOS / "ditch_rain_night.yaml"
 

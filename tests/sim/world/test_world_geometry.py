@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import LAT0, LON0
+from worldfix import LAT0, LON0
 
 from sim.world import Renderer, SensorModel, load_scenario
 from sim.world.render import camera_to_enu

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import LAT0, LON0
+from worldfix import LAT0, LON0
 
 from sim.world import Renderer, SensorModel, load_scenario
 from sim.world.heat import Weather, cover_temp_c, target_heat

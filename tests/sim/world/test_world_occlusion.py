@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LAT0, LON0
+from worldfix import LAT0, LON0
 
 from sim.world import Renderer, SensorModel, load_scenario
 from thermal.frame import Gimbal, Pose

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import tifffile
-from conftest import LAT0, LON0, SCENARIOS
+from worldfix import LAT0, LON0, SCENARIOS
 
 from missions.io import read_geojson_doc
 from sim.world import ScenarioError, load_scenario

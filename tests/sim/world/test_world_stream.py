@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import tifffile
-from conftest import LAT0, LON0
+from worldfix import LAT0, LON0
 
 from sim.errors import SimError
 from sim.world import CameraPayload, Renderer, StaticPoseSource, load_scenario
