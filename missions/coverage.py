@@ -273,6 +273,22 @@ def _to_local(
     return np.column_stack([ea, y]) @ rmat.T, np.column_stack([eb, y]) @ rmat.T
 
 
+def _min_width(pts: NDArray[np.float64]) -> float:
+    """Narrowest width of a point set (over its convex hull's edge directions)."""
+    hull = (
+        np.asarray(shapely.convex_hull(shapely.multipoints(pts)).exterior.coords)
+        if len(pts) > 2
+        else pts
+    )
+    if len(hull) < 3:
+        return 0.0
+    d = np.diff(hull, axis=0)
+    d = d[np.linalg.norm(d, axis=1) > 1e-9]
+    nrm = np.column_stack([-d[:, 1], d[:, 0]]) / np.linalg.norm(d, axis=1)[:, None]
+    proj = hull @ nrm.T
+    return float((proj.max(axis=0) - proj.min(axis=0)).min())
+
+
 # A cell is swept in its own direction when that needs this share of its lanes or fewer.
 CELL_REDIRECT_GAIN = 0.75
 CELL_REDIRECT_MIN_LANES = 4
@@ -302,13 +318,18 @@ def _lay_part(
         idx = np.flatnonzero((cell == c) & main)
         if len(idx) < CELL_REDIRECT_MIN_LANES:
             continue
+        # The fewest lanes any direction could need is the cell's narrowest width over the
+        # spacing; skip the costly evaluation when even that would not pay.
+        ends = np.vstack([p0[idx], p1[idx]])
+        if _min_width(ends) / spacing >= CELL_REDIRECT_GAIN * len(idx):
+            continue
         lines = shapely.linestrings(np.stack([p0[idx], p1[idx]], axis=1))
         cell_poly = shapely.intersection(
             shapely.union_all(shapely.buffer(lines, spacing / 2, cap_style="flat")), part
         )
         if cell_poly.is_empty:
             continue
-        b_c, cost_c = _best_bearing_cost(cell_poly, spacing)
+        b_c, cost_c = _best_bearing_cost(cell_poly.simplify(spacing / 8), spacing)
         if abs(((b_c - b) + 90) % 180 - 90) < 5 or cost_c > CELL_REDIRECT_GAIN * (
             len(idx) + CELL_COST_LANES
         ):
