@@ -22,7 +22,7 @@ from sim.vehicle import SimVehicle, Terrain
 TICK_WALL_S = 0.02
 # At most this much wall time is turned into simulated time per tick: when the machine is
 # too slow for the speedup, simulated time slows down instead of jumping (like lockstep).
-MAX_TICK_WALL_S = 0.1
+MAX_TICK_WALL_S = 0.25
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ instances, replies carry the requester's ids so other ground stations ignore the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import struct
@@ -44,6 +45,10 @@ FAILED = M.MAV_RESULT_FAILED
 TEMP_REJECTED = M.MAV_RESULT_TEMPORARILY_REJECTED
 
 Terrain = Callable[[float, float], float]
+
+# MAV_TYPE 22: a fixed-wing VTOL with separate lift rotors (newer common.xml; pymavlink 2.4.50
+# still calls it VTOL_RESERVED2). What PX4 reports for standard VTOL airframes.
+MAV_TYPE_VTOL_FIXEDROTOR = 22
 
 # Mission protocol, vehicle side: re-request an item after this long (wall seconds; ground
 # stations time out in wall time) and give up after this many re-requests.
@@ -251,7 +256,7 @@ class SimVehicle:
     @property
     def mav_type(self) -> int:
         if self.airframe.kind == "fixed_wing_vtol":
-            return M.MAV_TYPE_VTOL_FIXEDROTOR
+            return MAV_TYPE_VTOL_FIXEDROTOR
         return M.MAV_TYPE_QUADROTOR
 
     @property
@@ -833,6 +838,11 @@ class SimVehicle:
             M.MAV_SEVERITY_INFO,
             "Armed by external command" if self.flavour == "px4" else "Arming motors",
         )
+        if self.mode == Mode.MISSION and self.flavour == "px4":
+            # PX4 armed in mission mode takes off and flies the mission.
+            self._enter_mission(self.mode)
+        elif self.mode == Mode.TAKEOFF:
+            self._start_takeoff()
 
     def disarm(self, why: str) -> None:
         self.armed = False
@@ -949,12 +959,20 @@ class SimVehicle:
                 self.target = None
         elif mode == Mode.RTL:
             self.rtl_phase = "climb"
+        elif mode == Mode.TAKEOFF:
+            if self.armed and self.landed:
+                self._start_takeoff()
         elif mode == Mode.LAND:
             self.target = None
         elif mode == Mode.MISSION:
             self._enter_mission(prev)
         if not quiet:
             self.statustext(M.MAV_SEVERITY_INFO, f"Mode {mode_name(self.flavour, mode)}")
+
+    def _start_takeoff(self) -> None:
+        b = self.body
+        self.target = (b.x, b.y, self.home_alt + self.params["MIS_TAKEOFF_ALT"])
+        self.landed = False
 
     def _first_mission_seq(self) -> int:
         return 1 if self.flavour == "ardupilot" and self.plans[ms.MISSION] else 0
@@ -1243,6 +1261,14 @@ class SimVehicle:
             self._mission_ack(up.requester, code, mtype)
             return
         self._store_plan(mtype, up.items, up.requester)
+
+    def load_plan(self, items: list[ms.Item], mission_type: int = ms.MISSION) -> int:
+        """Store a plan in-process, as a completed upload would; returns its opaque id."""
+        items = [
+            dataclasses.replace(it, seq=i, mission_type=mission_type) for i, it in enumerate(items)
+        ]
+        self._store_plan(mission_type, items, (0, 0))
+        return self.plan_ids[mission_type]
 
     def _store_plan(self, mtype: int, items: list[ms.Item], requester: tuple[int, int]) -> None:
         self.plans[mtype] = items

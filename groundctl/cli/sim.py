@@ -67,6 +67,12 @@ def run_sim(
     ] = 5.0,
     loss: Annotated[float, typer.Option("--loss", help="Packet loss %% on every link.")] = 0.0,
     latency: Annotated[float, typer.Option("--latency", help="One-way link latency in ms.")] = 0.0,
+    duplicate: Annotated[
+        float, typer.Option("--duplicate", help="Duplicated packets %% on every link.")
+    ] = 0.0,
+    reorder: Annotated[
+        float, typer.Option("--reorder", help="Reordered packets %% on every link.")
+    ] = 0.0,
     wind: Annotated[float, typer.Option("--wind", help="Mean wind speed, m/s.")] = 0.0,
     wind_from: Annotated[
         float, typer.Option("--wind-from", help="Wind direction (from), degrees.")
@@ -106,7 +112,7 @@ def run_sim(
         return
     if autopilot not in ("px4", "ardupilot"):
         raise SimError(f"--autopilot {autopilot!r}: choose px4 or ardupilot")
-    for name, value in (("--loss", loss),):
+    for name, value in (("--loss", loss), ("--duplicate", duplicate), ("--reorder", reorder)):
         if not 0 <= value <= 100:
             raise SimError(f"{name} {value}: must be a percentage between 0 and 100")
     if latency < 0:
@@ -146,11 +152,17 @@ def run_sim(
     )
     if world is not None:
         kwargs["terrain"] = lambda lat, lon: float(world.elevation_at(lat, lon))
-    asyncio.run(_serve(kwargs, world, cam, stream_base_port, duration))
+    faults = {"duplicate_pct": duplicate, "reorder_pct": reorder}
+    asyncio.run(_serve(kwargs, faults, world, cam, stream_base_port, duration))
 
 
 async def _serve(
-    kwargs: dict[str, Any], world: Any, cam: Any, stream_base: int, duration: float | None
+    kwargs: dict[str, Any],
+    faults: dict[str, float],
+    world: Any,
+    cam: Any,
+    stream_base: int,
+    duration: float | None,
 ) -> None:
     from sim.fleet import SimFleet
 
@@ -161,6 +173,9 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     payloads: list[Any] = []
     async with SimFleet(**kwargs) as fleet:
+        for v in fleet.vehicles:
+            for name, value in faults.items():
+                setattr(v.faults, name, value)
         try:
             if world is not None:
                 from sim.world.payload import CameraPayload

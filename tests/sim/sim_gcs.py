@@ -128,37 +128,46 @@ class Gcs:
         """Upload items (frame, command, p1..p4, lat, lon, alt); returns the MISSION_ACK."""
         count = len(items)
         end = time.monotonic() + timeout
-        requested = False
-        last_rx = 0.0
+        last_seq: int | None = None  # the last item we sent
+        last_tx = -10.0
+
+        def send_item(seq: int) -> None:
+            frame, cmd, p1, p2, p3, p4, lat, lon, alt = items[seq]
+            self.conn.mav.mission_item_int_send(
+                self.target,
+                1,
+                seq,
+                frame,
+                cmd,
+                0,
+                1,
+                p1,
+                p2,
+                p3,
+                p4,
+                round(lat * 1e7),
+                round(lon * 1e7),
+                alt,
+                mission_type,
+            )
+
         while time.monotonic() < end:
-            if not requested and time.monotonic() - last_rx > 1.5:
-                self.conn.mav.mission_count_send(self.target, 1, count, mission_type)
-                last_rx = time.monotonic()
+            if time.monotonic() - last_tx > 1.5:
+                # Protocol timeout: resend what we sent last (the count, or the last item:
+                # the vehicle then repeats its request or its lost MISSION_ACK).
+                if last_seq is None:
+                    self.conn.mav.mission_count_send(self.target, 1, count, mission_type)
+                else:
+                    send_item(last_seq)
+                last_tx = time.monotonic()
             msg = self.recv(0.1)
             if msg is None or msg.get_srcSystem() != self.target:
                 continue
             t = msg.get_type()
             if t in ("MISSION_REQUEST_INT", "MISSION_REQUEST") and msg.mission_type == mission_type:
-                requested = True
-                last_rx = time.monotonic()
-                frame, cmd, p1, p2, p3, p4, lat, lon, alt = items[msg.seq]
-                self.conn.mav.mission_item_int_send(
-                    self.target,
-                    1,
-                    msg.seq,
-                    frame,
-                    cmd,
-                    0,
-                    1,
-                    p1,
-                    p2,
-                    p3,
-                    p4,
-                    round(lat * 1e7),
-                    round(lon * 1e7),
-                    alt,
-                    mission_type,
-                )
+                last_seq = msg.seq
+                last_tx = time.monotonic()
+                send_item(msg.seq)
             elif t == "MISSION_ACK" and msg.mission_type == mission_type:
                 return msg
         raise TimeoutError("mission upload timed out")

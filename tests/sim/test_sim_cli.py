@@ -72,6 +72,10 @@ def test_sim_cli_serves_vehicles_and_stops_on_ctrl_c(tmp_path):
             "0",
             "--loss",
             "0",
+            "--duplicate",
+            "5",
+            "--reorder",
+            "5",
         ],
         tmp_path,
     )

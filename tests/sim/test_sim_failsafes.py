@@ -91,12 +91,13 @@ def test_ardupilot_refusals(mavic3t):
         gcs.close()
 
 
-def test_px4_low_battery_returns_then_lands(mavic3t):
-    with _fleet(mavic3t) as ft:
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_low_battery_returns_then_lands(mavic3t, autopilot):
+    with _fleet(mavic3t, autopilot) as ft:
         v = ft.vehicles[0]
         gcs = Gcs(v.ports.pymavlink_api)
         gcs.wait_type("HOME_POSITION", timeout=30)
-        _takeoff(gcs, "px4")
+        _takeoff(gcs, autopilot)
         lat, lon = offset(HOME[0], HOME[1], 60, 0)
         assert (
             gcs.command_int(
@@ -110,9 +111,16 @@ def test_px4_low_battery_returns_then_lands(mavic3t):
             == 0
         )
         gcs.wait_until(lambda: abs(v.lat - lat) < 2e-5, 60, "at the reposition point")
-        v.faults.set_battery(6.5)  # below BAT_CRIT_THR 7 %
-        gcs.wait_type("HEARTBEAT", lambda m: m.custom_mode == PX4_RTL, timeout=30)
-        assert any("Critical battery level! Executing RTL" in t for t in gcs.statustexts)
+        if autopilot == "px4":
+            v.faults.set_battery(6.5)  # below BAT_CRIT_THR 7 %: COM_LOW_BAT_ACT 3 returns
+            gcs.wait_type("HEARTBEAT", lambda m: m.custom_mode == PX4_RTL, timeout=30)
+            assert any("Critical battery level! Executing RTL" in t for t in gcs.statustexts)
+        else:
+            v.faults.set_battery(18)  # resting voltage below BATT_LOW_VOLT: BATT_FS_LOW_ACT 2
+            gcs.wait_type("HEARTBEAT", lambda m: m.custom_mode == 6, timeout=30)
+            assert any("Battery 1 is low" in t for t in gcs.statustexts)
+        bat = gcs.wait_type("BATTERY_STATUS", lambda m: m.charge_state >= 2)
+        assert bat.battery_remaining < 20
         gcs.wait_type(
             "EXTENDED_SYS_STATE",
             lambda m: m.landed_state == M.MAV_LANDED_STATE_ON_GROUND,

@@ -107,7 +107,7 @@ def test_px4_flies_mission_over_lossy_link(px4):
     )
     gcs.wait_until(lambda: not _armed(gcs), timeout=60, what="disarm after landing")
     assert abs(v.lat - HOME[0]) < 2e-5 and abs(v.lon - HOME[1]) < 3e-5  # back within ~2 m
-    assert any("Landing detected" in t for t in gcs.statustexts)
+    assert any("Landing detected" in t for _, _, t in v.statustexts)
 
 
 def test_ardupilot_flies_mission_over_lossy_link(ardupilot):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
+
+import pytest
 
 from sim_gcs import HOME, offset
 
@@ -19,7 +22,16 @@ async def _wait(cond, timeout: float, what: str) -> None:
     raise TimeoutError(what)
 
 
-async def test_mavsdk_uploads_and_flies_mission_on_px4(mavic3t):
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("via", ["api", "gcs"])
+async def test_mavsdk_uploads_and_flies_mission_on_px4(mavic3t, via):
+    """MAVSDK connects either to the vehicle's API port (udpout) or listens where the vehicle
+    sends its GCS link (udpin), the two ways PX4 SITL is reached."""
     from mavsdk.asyncio import ComponentType, Configuration, Mavsdk
     from mavsdk.asyncio.plugins.action import ActionAsync
     from mavsdk.asyncio.plugins.mission import MissionAsync
@@ -34,13 +46,14 @@ async def test_mavsdk_uploads_and_flies_mission_on_px4(mavic3t):
         home=HOME,
         speedup=10,
         seed=5,
-        gcs_port=None,
-        api_base_port=0,
+        gcs_port=_free_udp_port() if via == "gcs" else None,
+        api_base_port=0 if via == "api" else None,
     ) as fleet:
         v = fleet.vehicles[0]
+        url = v.ports.api_url if via == "api" else v.ports.gcs_url
         config = Configuration.create_with_component_type(ComponentType.GROUND_STATION)
         async with Mavsdk(config) as mav:
-            await mav.add_any_connection(v.ports.api_url)
+            await mav.add_any_connection(url)
             system = await mav.first_autopilot(timeout_s=30.0)
             assert system is not None
             assert await system.autopilot_type() == Autopilot.PX4

@@ -102,3 +102,44 @@ async def test_headwind_slows_ground_speed_and_costs_energy(mavic3t):
     windy = await _fly_track(3, mavic3t, wind_ms=8.0)
     assert windy[20][0] < calm[20][0] - 2e-5  # less far north after the same time
     assert windy[-1][3] < calm[-1][3]  # more battery used
+
+
+async def test_px4_armed_in_mission_mode_takes_off_and_flies_it(mavic3t):
+    from sim.mission import FRAME_GLOBAL_RELATIVE_ALT_INT, NAV_WAYPOINT, Item
+
+    async with SimFleet(
+        vehicles=1,
+        autopilot="px4",
+        airframe=mavic3t,
+        home=HOME,
+        seed=1,
+        gcs_port=None,
+        api_base_port=None,
+        manual_clock=True,
+    ) as fleet:
+        v = fleet.vehicles[0]
+        await fleet.advance(3.0)
+        wps = [(HOME[0] + 0.0005 * (i + 1), HOME[1]) for i in range(2)]
+        items = [
+            Item(
+                0,
+                FRAME_GLOBAL_RELATIVE_ALT_INT,
+                NAV_WAYPOINT,
+                0,
+                1,
+                0,
+                0,
+                0,
+                NAN,
+                round(lat * 1e7),
+                round(lon * 1e7),
+                25.0,
+            )
+            for lat, lon in wps
+        ]
+        assert v.load_plan(items) != 0
+        assert v.command(176, [1, 4, 4, 0, 0, 0, 0]) == ACCEPTED  # AUTO.MISSION
+        assert v.command(M_ARM, [1, 0, 0, 0, 0, 0, 0]) == ACCEPTED
+        await fleet.advance(60.0)
+        assert v.reached == [0, 1]
+        assert v.mode_name == "AUTO.LOITER" and abs(v.alt_rel - 25) < 1.5

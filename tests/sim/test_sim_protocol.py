@@ -6,6 +6,7 @@ import math
 import struct
 import time
 
+import pytest
 from sim_gcs import HOME, Gcs, M, offset, takeoff, waypoint
 
 from sim import SimFleetThread
@@ -220,4 +221,50 @@ def test_kill_and_restart(mavic3t):
         gcs.wait_until(lambda: any("booted" in t for t in gcs.statustexts), 20, "boot text")
         again = gcs.wait_type("GLOBAL_POSITION_INT", timeout=20)
         assert again.time_boot_ms < first.time_boot_ms + 20_000
+        gcs.close()
+
+
+def test_stream_rates_follow_simulated_time_and_vtol_identity():
+    from groundctl.config import airframe
+
+    with SimFleetThread(
+        vehicles=1,
+        autopilot="px4",
+        airframe=airframe("trinity_f90"),
+        home=HOME,
+        speedup=4,
+        seed=1,
+        gcs_port=None,
+        api_base_port=0,
+    ) as ft:
+        gcs = Gcs(ft.vehicles[0].ports.pymavlink_api)
+        counts: dict[str, int] = {}
+        boot: list[int] = []
+        end = time.monotonic() + 4.0
+        while time.monotonic() < end:
+            m = gcs.recv(0.1)
+            if m is None:
+                continue
+            counts[m.get_type()] = counts.get(m.get_type(), 0) + 1
+            if m.get_type() == "GLOBAL_POSITION_INT":
+                boot.append(m.time_boot_ms)
+            if m.get_type() == "HEARTBEAT":
+                assert m.type == 22  # MAV_TYPE_VTOL_FIXEDROTOR
+            if m.get_type() == "EXTENDED_SYS_STATE":
+                assert m.vtol_state == M.MAV_VTOL_STATE_MC
+        sim_s = (boot[-1] - boot[0]) / 1000
+        assert sim_s > 5
+        # Per simulated second: HEARTBEAT 1 Hz, GLOBAL_POSITION_INT 5 Hz, ATTITUDE 10 Hz.
+        assert counts["HEARTBEAT"] / sim_s == pytest.approx(1.0, rel=0.3)
+        assert counts["GLOBAL_POSITION_INT"] / sim_s == pytest.approx(5.0, rel=0.3)
+        assert counts["ATTITUDE"] / sim_s == pytest.approx(10.0, rel=0.3)
+        for t in (
+            "SYS_STATUS",
+            "BATTERY_STATUS",
+            "GPS_RAW_INT",
+            "HOME_POSITION",
+            "VFR_HUD",
+            "MISSION_CURRENT",
+        ):
+            assert counts.get(t, 0) >= 1, t
         gcs.close()
