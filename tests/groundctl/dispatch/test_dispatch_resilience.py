@@ -121,6 +121,9 @@ async def test_500_hits_survive_broker_and_station_crashes(tmp_path, broker):
         # exactly once per message id, after de-duplication
         assert len(delivered) == len(set(delivered))
         assert set(expected) == set(listener.hits)
+        # repeats did reach the listener (re-sends after crashes, retained copies after each
+        # re-subscription) and were dropped by message id
+        assert listener.duplicates > 0
 
         # an operator's answer reaches the station's store
         await listener.ack("hit-0123", "found", note="conscious, hypothermic")
