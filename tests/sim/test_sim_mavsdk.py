@@ -7,7 +7,6 @@ import socket
 import time
 
 import pytest
-
 from sim_gcs import HOME, offset
 
 from sim import SimFleet
