@@ -11,7 +11,7 @@ Public API (what the vehicle simulator and benchmarks use)::
         pose_source,       # has poses() -> (true_pose, estimated_pose, timestamp_s)
         vehicle_id=1,      # MAVLink system id, written into every frame header
         port=None,         # None: 5600 + vehicle_id - 1; 0: a free port (see payload.port)
-        rate_hz=None,      # None: the camera's frame_rate_hz
+        rate_hz=None,      # None: the camera's frame_rate_hz, at most 9 Hz
         record_dir=None,   # a folder: frame_NNNNNN.tiff (u16 centi-Kelvin) + .json sidecars
     )
     await payload.start()   # or: async with payload: ...

@@ -33,6 +33,10 @@ from thermal.framing import encode
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_PORT = 5600
+# Default stream rate cap: export-grade thermal cores deliver < 9 Hz, and three drones at
+# 9 Hz is what a 2-core ground machine renders while its detector keeps up. Pass rate_hz
+# to stream at a camera's full rate.
+DEFAULT_MAX_RATE_HZ = 9.0
 # A client more than this many bytes behind (~4 frames of 640x512 u16) skips frames.
 MAX_CLIENT_BACKLOG = 3 * 1024 * 1024
 
@@ -73,7 +77,7 @@ class CameraPayload:
     ``async with CameraPayload(world, camera, source, vehicle_id=1, port=0) as p:`` serves on
     ``p.port`` until the block ends (or use ``await start()`` / ``await stop()``).
     `port` None means 5600 + vehicle_id - 1; 0 picks a free port. `rate_hz` None means the
-    camera's frame rate.
+    camera's frame rate, capped at 9 Hz (DEFAULT_MAX_RATE_HZ).
     """
 
     def __init__(
@@ -97,7 +101,7 @@ class CameraPayload:
         self.vehicle_id = vehicle_id
         self.host = host
         self._requested_port = stream_port(vehicle_id - 1) if port is None else port
-        self.rate_hz = float(rate_hz or camera.frame_rate_hz)
+        self.rate_hz = float(rate_hz or min(camera.frame_rate_hz, DEFAULT_MAX_RATE_HZ))
         if not self.rate_hz > 0:
             raise SimError(f"vehicle {vehicle_id}: camera rate must be positive, got {rate_hz}")
         self.scale = scale or Scale.centikelvin()

@@ -122,3 +122,14 @@ async def test_idle_payload_renders_nothing_and_boson_sends_counts(write_scenari
     ground = float(np.median(frame.pixels))
     assert 6000 < ground < 8192
     assert frame.pixels.max() > ground + 8 * 40  # the person
+
+
+def test_default_rate_is_the_camera_rate_capped_at_9_hz(write_scenario, cam):
+    world = _world(write_scenario)
+    src = StaticPoseSource(TRUE)
+    assert CameraPayload(world, cam, src, 1).rate_hz == 9.0  # a 30 Hz camera
+    assert CameraPayload(world, type(cam)(frame_rate_hz=8.7), src, 1).rate_hz == 8.7
+    assert CameraPayload(world, cam, src, 1, rate_hz=30).rate_hz == 30.0
+    assert CameraPayload(world, cam, src, 4).port == 5603  # 5600 + i, before start
+    with pytest.raises(SimError, match="camera rate must be positive"):
+        CameraPayload(world, cam, src, 1, rate_hz=-1)
