@@ -171,7 +171,21 @@ class MavsdkVehicle(Vehicle):
             )
         v = cls(mav, system, await system.get_system_id(), url)
         v._start()
+        await v._identify(await system.vehicle_type())
         return v
+
+    async def _identify(self, vehicle_type: Any) -> None:
+        """uid and firmware from MAVSDK's info plugin (AUTOPILOT_VERSION underneath)."""
+        from mavsdk.asyncio.plugins.info import InfoAsync
+
+        self._vehicle_type = getattr(vehicle_type, "name", str(vehicle_type)).lower()
+        info = InfoAsync(self._system)
+        with contextlib.suppress(Exception):
+            ident = await asyncio.wait_for(info.get_identification(), 5)
+            self._uid = int(ident.legacy_uid) or None
+        with contextlib.suppress(Exception):
+            ver = await asyncio.wait_for(info.get_version(), 5)
+            self._firmware = f"{ver.flight_sw_major}.{ver.flight_sw_minor}.{ver.flight_sw_patch}"
 
     # -- background subscriptions -------------------------------------------------------------
 
@@ -279,10 +293,14 @@ class MavsdkVehicle(Vehicle):
     @property
     def identity(self) -> Identity:
         return Identity(
-            self._sysid, 1, Autopilot.PX4, "multirotor", 2, None, None, 0, "mavsdk", self._url
-        )
+            self._sysid, 1, Autopilot.PX4, self._vehicle_type, 0, self._uid, self._firmware, 0,
+            "mavsdk", self._url,
+        )  # fmt: skip
 
     _on_close: Callable[[], Any] | None = None
+    _uid: int | None = None
+    _firmware: str | None = None
+    _vehicle_type = "unknown"
 
     async def close(self) -> None:
         if self._on_close is not None:

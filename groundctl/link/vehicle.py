@@ -29,7 +29,7 @@ the caller's numbering too (ArduPilot seq n -> n-1).
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from groundctl.link.types import (
@@ -260,7 +260,3 @@ async def open_vehicle(
         heartbeat_timeout_s=heartbeat_timeout_s,
         timeout_s=timeout_s,
     )
-
-
-def sequence_of(items: Iterable[Any]) -> Sequence[Any]:
-    return items if isinstance(items, Sequence) else list(items)

@@ -286,6 +286,7 @@ async def test_mavsdk_backend_flies_a_mission_on_px4() -> None:
     ) as fleet:
         v = await MavsdkVehicle.connect(fleet.vehicles[0].ports.api_url, sysid=1, timeout_s=30)
         try:
+            assert v.identity.backend == "mavsdk" and v.identity.uid == fleet.vehicles[0].uid
             await v.telemetry.wait_for(
                 lambda s: s.home is not None and s.gps is not None and s.gps.fix_type >= 3,
                 60,
