@@ -9,7 +9,8 @@ For every area in configs/areas and 1, 3 and 8 drones, plan with a 40 m camera s
 * metres of that path inside holes, and outside the area beyond the turn margin;
 * efficiency: covered area / (path length x footprint width);
 * balance: longest / mean segment time;
-* planning wall time: median of several runs.
+* planning wall time (and CPU time, which is what the wall time would be on an idle core;
+  the machine is shared): median of several runs.
 
 Run: .venv/bin/python bench/plan_bench.py [--repeat N]. Writes bench/results/plan.json.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -103,7 +105,8 @@ def main() -> None:
     rows = []
     head = (
         f"{'area':<20} {'km²':>6} {'K':>2} {'cover%':>7} {'holes m':>8} {'out m':>6} "
-        f"{'effic':>6} {'max min':>8} {'mean min':>8} {'bal':>5} {'sort':>4} {'plan ms':>8}"
+        f"{'effic':>6} {'max min':>8} {'mean min':>8} {'bal':>5} {'sort':>4} {'plan ms':>8} "
+        f"{'cpu ms':>7}"
     )
     print(
         f"swath {SWATH_M:g} m (h20t at {ALT_M:.1f} m), side overlap {OVERLAP:.0%}, "
@@ -122,22 +125,25 @@ def main() -> None:
                 vehicles=(VEHICLE,) * k,
                 turn_margin_m=margin,
             )
-            walls = []
+            walls, cpus = [], []
             plan = None
             for _ in range(args.repeat):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 plan = make_plan(local, req)
                 walls.append(time.perf_counter() - t0)
+                cpus.append(time.process_time() - c0)
             assert plan is not None
             m = measure(plan, margin)
             m["plan_s"] = statistics.median(walls)
+            # CPU time of the planning process: what the wall time would be on an idle core.
+            m["plan_cpu_s"] = statistics.median(cpus)
             row = {"area": name, "area_km2": local.searchable.area / 1e6, "drones": k, **m}
             rows.append(row)
             print(
                 f"{name:<20} {row['area_km2']:>6.2f} {k:>2} {m['coverage_pct']:>7.2f} "
                 f"{m['in_holes_m']:>8.2f} {m['outside_m']:>6.2f} {m['efficiency']:>6.3f} "
                 f"{m['max_seg_min']:>8.1f} {m['mean_seg_min']:>8.1f} {m['balance']:>5.3f} "
-                f"{m['sorties']:>4} {m['plan_s'] * 1000:>8.0f}"
+                f"{m['sorties']:>4} {m['plan_s'] * 1000:>8.0f} {m['plan_cpu_s'] * 1000:>7.0f}"
             )
     summary = {
         "min_coverage_pct": min(r["coverage_pct"] for r in rows),
@@ -147,6 +153,11 @@ def main() -> None:
         "max_balance": max(r["balance"] for r in rows),
         "max_plan_s_1km2": max(r["plan_s"] for r in rows if r["area"] == "rectangle_1km2"),
         "max_plan_s_25km2": max(r["plan_s"] for r in rows if r["area"] == "big_25km2_10holes"),
+        "max_plan_cpu_s_1km2": max(r["plan_cpu_s"] for r in rows if r["area"] == "rectangle_1km2"),
+        "max_plan_cpu_s_25km2": max(
+            r["plan_cpu_s"] for r in rows if r["area"] == "big_25km2_10holes"
+        ),
+        "load_average_1min": os.getloadavg()[0],
     }
     print("summary: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
     out = ROOT / "bench" / "results" / "plan.json"
