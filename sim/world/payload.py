@@ -18,14 +18,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from sim.errors import SimError
 from sim.world.record import FrameRecorder
-from sim.world.render import CameraSpec, Renderer, SensorModel
+from sim.world.render import CameraSpec, Rendered, Renderer, SensorModel
 from sim.world.world import World
 from thermal.frame import Pose, Scale, ThermalFrame
 from thermal.framing import encode
@@ -192,8 +192,29 @@ class CameraPayload:
             source=f"sim vehicle {self.vehicle_id}",
         )
         if self.recorder is not None:
-            self.recorder.write(frame)
+            self.recorder.write(frame, self._truth(rendered))
         return frame
+
+    def _truth(self, rendered: Rendered) -> list[dict[str, Any]]:
+        """The targets in this frame, as the simulator knows them (for scoring detections)."""
+        by_id = {t.id: t for t in self.world.targets}
+        out = []
+        for view in rendered.targets.values():
+            t = by_id[view.id]
+            out.append(
+                {
+                    "id": t.id,
+                    "class": t.target,
+                    "posture": t.posture,
+                    "lat": round(t.lat, 8),
+                    "lon": round(t.lon, 8),
+                    "col": round(view.centre_px[0], 2),
+                    "row": round(view.centre_px[1], 2),
+                    "silhouette_px": view.silhouette_px,
+                    "visible_px": view.visible_px,
+                }
+            )
+        return out
 
     def _capture_encoded(self, poses: tuple[Pose, Pose, float]) -> bytes:
         frame = self._capture(poses)

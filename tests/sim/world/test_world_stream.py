@@ -90,6 +90,13 @@ async def test_recording_round_trip(write_scenario, cam, tmp_path):
     back = read_recorded(tiffs[0])
     assert back.pose == ESTIMATED and back.frame_id == 1 and back.vehicle_id == 1
     assert np.max(np.abs(back.pixels - frames[0].pixels)) <= 0.006
+    # What was really in view, for scoring: the person under the camera.
+    truth = json.loads(tiffs[0].with_suffix(".truth.json").read_text())
+    assert truth["frame_id"] == 1 and [t["id"] for t in truth["targets"]] == ["p1"]
+    p1 = truth["targets"][0]
+    assert p1["class"] == "person" and p1["posture"] == "lying"
+    assert (p1["col"], p1["row"]) == pytest.approx((319.5, 255.5), abs=0.01)
+    assert p1["visible_px"] == p1["silhouette_px"] > 50
     # The ground station's reader (what `groundctl detect` uses) reads it the same way.
     seen = read_file(tiffs[1])
     assert seen.radiometric and seen.pose == ESTIMATED and seen.camera == "testcam"
