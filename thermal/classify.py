@@ -32,6 +32,10 @@ class Features:
     snr: NDArray[np.float64]
     east_m: NDArray[np.float64]  # ground position, for group context (NaN without a pose)
     north_m: NDArray[np.float64]
+    # Relative (8-bit AGC) mode only, NaN otherwise: contrast in intensity levels and where
+    # the blob's peak ranks among the frame's pixels.
+    contrast_rel: NDArray[np.float64] | None = None
+    peak_rank: NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,10 +118,24 @@ def classify(
             0.85 * roundish_big,
         ]
     )
+    if f.contrast_rel is not None and f.peak_rank is not None:
+        # Without temperatures, a person must at least be among the warmest things in view
+        # and stand out clearly: AGC video is full of lamp rows, kerbs and sun-lit edges.
+        # Ramps chosen on the HIT-UAV train split.
+        rel = (
+            _trap(f.contrast_rel, 40.0, 60.0, 1e9, 1e9, 0.0)
+            * _trap(f.peak_rank, 0.99, 0.998, 2.0, 2.0, 0.0)
+            * _trap(f.snr, 6.0, 9.0, 1e9, 1e9, 0.0)
+        )
+        # Without temperature a person and a sheep differ only in size and company; a person
+        # taken for an animal may be ignored, an animal taken for a person costs a look.
+        animal = animal * np.where(np.isnan(f.contrast_rel), 1.0, 0.6)
+    else:
+        rel = np.ones(n)
     # A hot or big-round object is not a person or animal to the same degree.
     person *= 1.0 - 0.85 * hot
     animal *= 1.0 - 0.85 * hot
-    scores = np.column_stack((person, animal, hot))
+    scores = np.column_stack((person, animal, hot)) * rel[:, None]
     order = np.argsort(-scores, axis=1)
     best = scores[np.arange(n), order[:, 0]]
     second = scores[np.arange(n), order[:, 1]]

@@ -26,7 +26,7 @@ class DetectorConfig:
     k_high: float = 6.0  # seed: peak above background, in noise sigmas
     k_low: float = 3.0  # region: pixels above background, in noise sigmas
     min_contrast_c: float = 0.6  # radiometric: a seed must also be this much warmer (°C)
-    min_contrast_rel: float = 12.0  # relative: and this many intensity levels brighter
+    min_contrast_rel: float = 25.0  # relative: and this many intensity levels brighter
     noise_floor_c: float = 0.03  # a sensor's NETD: never trust a noise estimate below it
     noise_floor_rel: float = 1.0  # 8-bit quantisation
     min_area_px: int = 2  # a single hot pixel is a defect: optics blur any real source
@@ -55,6 +55,8 @@ class Blobs:
     minor_px: NDArray[np.float64]
     angle_rad: NDArray[np.float64]  # major axis direction in the image (atan2(dy, dx))
     peak_rank: NDArray[np.float32]  # share of the frame's pixels cooler than the peak, 0..1
+    clutter: NDArray[np.float32]  # share of the blob's surroundings that is warm too, 0..1
+    extent_ratio: NDArray[np.float32]  # bounding box long / short side at the low threshold
     noise: float  # the frame's noise sigma
     background: float  # the frame's median background
 
@@ -162,6 +164,8 @@ def detect(
         peak_rank=(
             np.searchsorted(np.sort(img[::step, ::step].ravel()), a[:, 8]) / sample.size
         ).astype(np.float32),
+        clutter=a[:, 9].astype(np.float32),
+        extent_ratio=a[:, 10].astype(np.float32),
         noise=noise,
         background=bg_level,
     )
@@ -191,11 +195,19 @@ def _measure_blob(
     # strong source outwards, which would make a warm person look bigger than a cool one.
     core = roi & (res_roi >= med + 0.5 * (rmax - med)).view(np.uint8)
     m = cv2.moments(core, binaryImage=True)
+    # Clutter: the share of the surroundings (a margin of one blob size) that is also above
+    # the low threshold. A person in a field stands alone; lamp rows, kerbs, roof edges and
+    # sun-lit structures come with warm neighbours.
+    pad = max(bw, bh)
+    ring = labels[max(0, by - pad) : by + bh + pad, max(0, bx - pad) : bx + bw + pad]
+    ring_px = ring.size - int(area)
+    warm_px = cv2.countNonZero(ring) - int(area)
     out.append(
         (
             bx + m["m10"] / m["m00"], by + m["m01"] / m["m00"],
             m["mu20"] / m["m00"], m["mu02"] / m["m00"], m["mu11"] / m["m00"],
             m["m00"], rmax, mean_res, vmax_img,
+            warm_px / max(ring_px, 1), max(bw, bh) / max(min(bw, bh), 1),
         )
     )  # fmt: skip
     boxes.append(rect)
@@ -206,5 +218,5 @@ def _empty(noise: float, background: float) -> Blobs:
     f32 = np.zeros(0, np.float32)
     return Blobs(
         f, f, np.zeros((0, 4), np.int32), np.zeros(0, np.int32),
-        f32, f32, f32, f32, f, f, f, f32, noise, background,
+        f32, f32, f32, f32, f, f, f, f32, f32, f32, noise, background,
     )  # fmt: skip

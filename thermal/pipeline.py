@@ -111,6 +111,8 @@ def measure(
         snr=blobs.snr.astype(np.float64),
         east_m=east,
         north_m=north,
+        contrast_rel=nan if radiometric else blobs.contrast.astype(np.float64),
+        peak_rank=nan if radiometric else blobs.peak_rank.astype(np.float64),
     )
     return Measured(blobs, features, lat, lon, unc)
 
