@@ -38,12 +38,16 @@ Python API (stable; tests and the ground station's own tests start it in-process
         v.poses()              # (true Pose, estimated Pose, unix timestamp) for the camera
         v.params["NAV_DLL_ACT"] = 2   # parameters, as PARAM_SET would
         v.command(mav_cmd, [p1..p7])  # in-process COMMAND_LONG; returns MAV_RESULT
+        v.load_plan([sim.mission.Item, ...], mission_type=0)  # in-process upload; opaque id
         # faults
         v.faults.loss_pct = 20; v.faults.latency_ms = 50
         v.faults.duplicate_pct = 5; v.faults.reorder_pct = 5
         v.faults.kill(); v.faults.restart(); v.faults.gps_loss(); v.faults.gps_restore()
         v.faults.motor_failure(); v.faults.set_battery(12.0)
         fleet.sim_time_s, fleet.clock.unix_s(), fleet.table()
+        # thermal camera streams (sim.world): one TCP frame stream per vehicle
+        await fleet.start_cameras(world, camera, base_port=5600)  # 0: free ports, see .port
+        # with SimFleet(..., terrain=sim.fleet.world_terrain(world)) to fly over its terrain
 
 For synchronous scripts, ``with SimFleetThread(**same_kwargs) as ft: ft.vehicles[0]...``
 runs the fleet on a background thread; ``ft.call(fn)`` runs fn on the simulator's loop.

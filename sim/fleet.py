@@ -146,6 +146,7 @@ class SimFleet:
             v.ports = Ports(None, None, self._gcs, host)  # type: ignore[attr-defined]
             self.vehicles.append(v)
         self._task: asyncio.Task[None] | None = None
+        self.cameras: list[Any] = []
         self.ticks = 0
         self.started_wall = 0.0
 
@@ -200,7 +201,30 @@ class SimFleet:
             tcp_port = tcp.port
         v.ports = Ports(api_port, tcp_port, self._gcs, self.host)  # type: ignore[attr-defined]
 
+    async def start_cameras(
+        self, world: Any, camera: Any, base_port: int = 5600, rate_hz: float | None = None
+    ) -> list[Any]:
+        """A thermal camera stream per vehicle (`sim.world.CameraPayload`), on TCP
+        base_port + index (0: free ports; see each payload's `.port`). Stopped with the fleet.
+
+        For the drones to fly over the scenario's terrain, build the fleet with
+        ``terrain=world_terrain(world)``.
+        """
+        from sim.world.payload import CameraPayload
+
+        for v in self.vehicles:
+            port = base_port + v.index if base_port else 0
+            payload = CameraPayload(
+                world, camera, v, vehicle_id=v.sysid, port=port, rate_hz=rate_hz
+            )
+            await payload.start()
+            self.cameras.append(payload)
+        return self.cameras
+
     async def stop(self) -> None:
+        for payload in self.cameras:
+            await payload.stop()
+        self.cameras.clear()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -266,6 +290,11 @@ class SimFleet:
                 }
             )
         return rows
+
+
+def world_terrain(world: Any) -> Terrain:
+    """The ground elevation of a `sim.world.World` as a SimFleet terrain function."""
+    return lambda lat, lon: float(world.elevation_at(lat, lon))
 
 
 def _default_uid(seed: int, sysid: int, index: int) -> int:

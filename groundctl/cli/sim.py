@@ -151,7 +151,9 @@ def run_sim(
         tcp_base_port=tcp_base_port,
     )
     if world is not None:
-        kwargs["terrain"] = lambda lat, lon: float(world.elevation_at(lat, lon))
+        from sim.fleet import world_terrain
+
+        kwargs["terrain"] = world_terrain(world)
     faults = {"duplicate_pct": duplicate, "reorder_pct": reorder}
     asyncio.run(_serve(kwargs, faults, world, cam, stream_base_port, duration))
 
@@ -176,26 +178,11 @@ async def _serve(
         for v in fleet.vehicles:
             for name, value in faults.items():
                 setattr(v.faults, name, value)
-        try:
-            if world is not None:
-                from sim.world.payload import CameraPayload
-
-                for v in fleet.vehicles:
-                    p = CameraPayload(
-                        world,
-                        cam,
-                        v,
-                        vehicle_id=v.sysid,
-                        port=stream_base + v.index if stream_base else 0,
-                    )
-                    await p.start()
-                    payloads.append(p)
-            _print_table(console, fleet, payloads)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), duration)
-        finally:
-            for p in payloads:
-                await p.stop()
+        if world is not None:
+            payloads = list(await fleet.start_cameras(world, cam, stream_base))
+        _print_table(console, fleet, payloads)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration)
     console.print(f"stopped after {fleet.sim_time_s:.0f} s simulated")
 
 
