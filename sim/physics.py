@@ -170,6 +170,24 @@ def _limit2(x: float, y: float, limit: float) -> tuple[float, float]:
     return x, y
 
 
+def _limit_turn(
+    b: Body, af: AirframeLike, cmd_vx: float, cmd_vy: float, radius_m: float, dt: float
+) -> tuple[float, float]:
+    """In wing-borne flight the track turns at most at v / R; slow, it turns like a hover."""
+    v = math.hypot(b.vx, b.vy)
+    speed = math.hypot(cmd_vx, cmd_vy)
+    if v < 0.6 * af.cruise_speed_ms or speed < 0.6 * af.cruise_speed_ms:
+        return cmd_vx, cmd_vy
+    cur = math.atan2(b.vx, b.vy)
+    want = math.atan2(cmd_vx, cmd_vy)
+    diff = (want - cur + math.pi) % (2 * math.pi) - math.pi
+    max_turn = v / radius_m * dt
+    if abs(diff) <= max_turn:
+        return cmd_vx, cmd_vy
+    heading = cur + math.copysign(max_turn, diff)
+    return speed * math.sin(heading), speed * math.cos(heading)
+
+
 def step_body(
     b: Body,
     af: AirframeLike,
@@ -186,6 +204,9 @@ def step_body(
     # The controller cannot exceed max airspeed: clip the commanded air-relative velocity.
     ax_cmd, ay_cmd = _limit2(cmd_vx - wx, cmd_vy - wy, af.max_speed_ms)
     cmd_vx, cmd_vy = ax_cmd + wx, ay_cmd + wy
+    radius = getattr(af, "min_turn_radius_m", 0.0)
+    if radius > 0:
+        cmd_vx, cmd_vy = _limit_turn(b, af, cmd_vx, cmd_vy, radius, dt)
     dvx, dvy = _limit2(cmd_vx - b.vx, cmd_vy - b.vy, af.max_accel_ms2 * dt)
     b.vx += dvx
     b.vy += dvy

@@ -143,3 +143,38 @@ async def test_px4_armed_in_mission_mode_takes_off_and_flies_it(mavic3t):
         await fleet.advance(60.0)
         assert v.reached == [0, 1]
         assert v.mode_name == "AUTO.LOITER" and abs(v.alt_rel - 25) < 1.5
+
+
+@pytest.mark.parametrize(
+    ("name", "min_m", "max_m"), [("trinity_f90", 50.0, 1e9), ("mavic3t", 0.0, 5.0)]
+)
+async def test_turning_back_fixed_wing_needs_its_turn_radius(name, min_m, max_m):
+    af = load_airframe(name)
+    async with SimFleet(
+        vehicles=1,
+        autopilot="px4",
+        airframe=af,
+        home=HOME,
+        seed=1,
+        gcs_port=None,
+        api_base_port=None,
+        manual_clock=True,
+    ) as fleet:
+        v = fleet.vehicles[0]
+        await fleet.advance(3.0)
+        assert v.command(M_ARM, [1, 0, 0, 0, 0, 0, 0]) == ACCEPTED
+        assert v.command(M_TAKEOFF, [0, 0, 0, NAN, NAN, NAN, HOME[2] + 50]) == ACCEPTED
+        await fleet.advance(30.0)
+        north = HOME[0] + 0.01  # ~1.1 km north, then back south of home
+        assert v.command(M_REPOSITION, [-1, 1, 0, NAN, north, HOME[1], HOME[2] + 50]) == ACCEPTED
+        await fleet.advance(40.0)
+        assert math.hypot(v.body.vx, v.body.vy) > 0.8 * af.cruise_speed_ms
+        x0 = v.body.x
+        south = HOME[0] - 0.01
+        assert v.command(M_REPOSITION, [-1, 1, 0, NAN, south, HOME[1], HOME[2] + 50]) == ACCEPTED
+        excursion = 0.0
+        for _ in range(60):
+            await fleet.advance(1.0)
+            excursion = max(excursion, abs(v.body.x - x0))
+        assert min_m <= excursion <= max_m
+        assert v.body.vy < 0  # heading south in the end
