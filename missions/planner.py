@@ -62,6 +62,15 @@ def default_launch(local: LocalArea) -> NDArray[np.float64]:
     return np.array([q.x, q.y])
 
 
+def _sweep_start(geom: BaseGeometry) -> NDArray[np.float64]:
+    """The vertex of `geom` furthest along (minus) its long axis: where a sweep should start."""
+    rect = np.asarray(shapely.minimum_rotated_rectangle(geom).exterior.coords)[:4]
+    e1, e2 = rect[1] - rect[0], rect[2] - rect[1]
+    axis = e1 if np.linalg.norm(e1) >= np.linalg.norm(e2) else e2
+    pts = shapely.get_coordinates(geom)
+    return pts[int(np.argmin(pts @ axis))]
+
+
 def _polyline(route) -> tuple[NDArray[np.float64], list[str], list[int | None]]:
     pts, kinds, ids = [], [], []
     n = len(route.start)
@@ -203,7 +212,9 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
     transit_router = Router(transit_free)
     # Routed turns keep a quarter lane spacing off a ragged boundary: a smaller graph.
     router = Router(flyable, inset_m=float(np.clip(fp.spacing_m / 4, 2.0, 10.0)))
-    route = build_route(lanes, router, launch_xy[0], fallback=transit_router)
+    # The sweep starts at one end of the area's long axis, so that cutting it into
+    # contiguous pieces gives each drone a band of the area rather than scattered cells.
+    route = build_route(lanes, router, _sweep_start(searchable), fallback=transit_router)
     xy, kinds, ids = _polyline(route)
     track = Track.from_polyline(xy)
     cum = track.cum
