@@ -9,9 +9,11 @@ from typing import Annotated
 import cv2
 import numpy as np
 import typer
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 
+from groundctl import config
 from groundctl.cli import app
 from groundctl.cli.context import cli_context
 from groundctl.config import AirframeConfig, CameraConfig
@@ -55,6 +57,25 @@ def vehicle_from_config(af: AirframeConfig, speed_ms: float | None = None) -> Ve
         descent_rate_ms=af.descent_rate_ms,
         accel_ms2=af.max_accel_ms2,
     )
+
+
+class PlannerSettings(BaseModel):
+    """The `planner:` section of the user config file (every key optional)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_area_km2: float = Field(default=DEFAULT_MAX_AREA_KM2, gt=0, le=10_000)
+    max_alt_m: float = Field(default=120.0, gt=0, le=10_000)
+    turn_margin_m: float = Field(default=0.0, ge=0, le=1000)
+    hole_margin_m: float = Field(default=0.0, ge=0, le=1000)
+
+
+def planner_settings(user_file: Path | None) -> PlannerSettings:
+    if user_file is None:
+        return PlannerSettings()
+    section = config.read_user_file(user_file).get("planner")
+    if section is None:
+        return PlannerSettings()
+    return config.validate(PlannerSettings, section, str(user_file), "planner")
 
 
 def _latlon(text: str) -> tuple[float, float]:
@@ -117,18 +138,28 @@ def plan_command(
         float | None, typer.Option("--speed", help="Search speed m/s (default: airframe cruise).")
     ] = None,
     turn_margin: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--turn-margin", min=0, help="How far outside the area lanes and turns may go, m."
+            "--turn-margin",
+            min=0,
+            help="How far outside the area lanes and turns may go, m (config planner.turn_margin_m, default 0).",
         ),
-    ] = 0.0,
+    ] = None,
     hole_margin: Annotated[
-        float,
-        typer.Option("--hole-margin", min=0, help="Keep the path this far off every hole, m."),
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            "--hole-margin",
+            min=0,
+            help="Keep the path this far off every hole, m (config planner.hole_margin_m, default 0).",
+        ),
+    ] = None,
     max_alt: Annotated[
-        float, typer.Option("--max-alt", help="Highest altitude allowed above ground, m.")
-    ] = 120.0,
+        float | None,
+        typer.Option(
+            "--max-alt",
+            help="Highest altitude allowed above ground, m (config planner.max_alt_m, default 120).",
+        ),
+    ] = None,
     export: Annotated[
         list[str] | None, typer.Option("--export", help="qgc, kml or geojson (repeatable).")
     ] = None,
@@ -145,14 +176,23 @@ def plan_command(
         bool, typer.Option("--swap-latlon", help="The file has latitude and longitude swapped.")
     ] = False,
     max_area_km2: Annotated[
-        float, typer.Option("--max-area-km2", help="Refuse areas larger than this.")
-    ] = DEFAULT_MAX_AREA_KM2,
+        float | None,
+        typer.Option(
+            "--max-area-km2",
+            help=f"Refuse areas larger than this (config planner.max_area_km2, default {DEFAULT_MAX_AREA_KM2:g}).",
+        ),
+    ] = None,
     firmware: Annotated[
         str, typer.Option("--firmware", help="px4 or ardupilot, for the QGC export.")
     ] = "px4",
 ) -> None:
     """Plan an S-pattern search of AREA for a fleet: segments per drone, sorties per battery."""
     cli = cli_context(ctx)
+    settings = planner_settings(cli.user_file)
+    turn_margin = settings.turn_margin_m if turn_margin is None else turn_margin
+    hole_margin = settings.hole_margin_m if hole_margin is None else hole_margin
+    max_alt = settings.max_alt_m if max_alt is None else max_alt
+    max_area_km2 = settings.max_area_km2 if max_area_km2 is None else max_area_km2
     exports = [e.lower() for e in (export or [])]
     for e in exports:
         if e not in EXPORTS:

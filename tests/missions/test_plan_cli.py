@@ -186,3 +186,27 @@ def test_bad_options_exit_2_with_a_one_line_error(
     err = capsys.readouterr().err
     assert err.startswith("groundctl: error: ") and match in err, err
     assert not (tmp_path / "o.json").exists()
+
+
+def test_planner_settings_come_from_the_user_config(tmp_path, capsys, monkeypatch):
+    from groundctl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GROUNDCTL_CONFIG", raising=False)
+    cfg = tmp_path / "my.yaml"
+    cfg.write_text("planner:\n  max_area_km2: 0.1\n  turn_margin_m: 15\n")
+    out = tmp_path / "o.json"
+    args = ["plan", L_SHAPE, "--camera", "h20t", "--alt", "60", "-o", str(out)]
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(cfg), *args])
+    assert exc.value.code == 2 and "limit of 0.1 km²" in capsys.readouterr().err
+    # The command line wins over the config file.
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(cfg), *args, "--max-area-km2", "5"])
+    assert exc.value.code == 0
+    assert Plan.load(out).turn_margin_m == 15
+    cfg.write_text("planner:\n  max_area: 3\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(cfg), *args])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "planner.max_area: unknown key" in err, err
