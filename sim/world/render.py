@@ -1,8 +1,9 @@
 """The thermal camera: radiometric frames (°C, float32) of a World seen from a Pose.
 
 Per frame, fully vectorised: every pixel's precomputed ray (lens distortion included) is
-rotated by vehicle attitude and gimbal and cast to the terrain (a few fixed-point steps on the
-elevation raster); the background temperature is looked up where it lands; tree crowns are
+rotated by vehicle attitude and gimbal and cast to the terrain (on uneven ground: a
+conservative march on a quarter-resolution grid that never steps past a ridge, then a few
+fixed-point steps per pixel on the elevation raster); the background temperature is looked up where it lands; tree crowns are
 looked up where the ray crosses the canopy layer (so what canopy hides depends on the view
 angle); targets are drawn as the projected silhouettes of their ellipsoids and boxes
 (cv2.projectPoints + cv2.fillPoly) at their physical size, depth-tested against the terrain
@@ -30,7 +31,6 @@ from numpy.typing import NDArray
 
 from sim.errors import SimError
 from sim.world import shapes
-from sim.world.heat import cover_temp_c
 from sim.world.world import World, WorldTarget
 from thermal.frame import Pose
 
@@ -39,6 +39,7 @@ _NED_TO_ENU = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
 MAX_RANGE_M = 10_000.0
 _COARSE = 4  # the first search for each ray's ground hit runs on a 1/4-resolution grid
 _NOISE_BANK, _NOISE_PAD = 8, 64
+_OVERSTEP = 3.0  # grazing rays' march step, in multiples of the step that cannot pass a hit
 
 
 @runtime_checkable
@@ -174,8 +175,6 @@ class Renderer:
         self._max_range_m = min(MAX_RANGE_M, 14_000.0 * world.grid.res_m)
         self._has_canopy = bool(np.any(world.canopy > 0))
         self._canopy_top_m = float(world.canopy_height_m.max()) if self._has_canopy else 0.0
-        forest_c, _ = cover_temp_c("forest", world.weather)
-        self._canopy_c = forest_c
         self._sky_c = world.weather.sky_temp_c
         self._air_c = world.weather.air_temp_c
         self._beta_per_m = world.weather.extinction_per_km / 1000.0
@@ -218,6 +217,17 @@ class Renderer:
     def _sample(self, raster: NDArray[np.float32], u: NDArray, v: NDArray) -> NDArray[np.float32]:
         return cv2.remap(raster, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
+    def _sample_flat(self, raster: NDArray[np.float32], u: NDArray, v: NDArray) -> NDArray:
+        """`_sample` at 1-D coordinates (cv2.remap wants a 2-D map under 32k rows)."""
+        n = u.size
+        cols = 512
+        rows = -(-n // cols)
+        if rows * cols != n:
+            u = np.concatenate([u, np.zeros(rows * cols - n, np.float32)])
+            v = np.concatenate([v, np.zeros(rows * cols - n, np.float32)])
+        out = self._sample(raster, u.reshape(rows, cols), v.reshape(rows, cols))
+        return out.reshape(-1)[:n]
+
     # --- rendering ---------------------------------------------------------------------------
 
     def _cast(
@@ -249,30 +259,34 @@ class Renderer:
             t_c = np.zeros_like(cdz)
             np.divide(np.float32(self._elev_max - cz), cdz, out=t_c, where=cdz < -1e-6)
             np.maximum(t_c, 0, out=t_c)
-            t_c, gap_c = self._march(cam, cdu, cdv, cdz, t_c, 40, 0.05)
-            # Start no further than any coarse neighbour: near a ridge's silhouette the fine
-            # search must begin in front of the ridge.
-            t_c = cv2.erode(t_c, np.ones((3, 3), np.uint8))
-            t0 = cv2.resize(t_c, (w, h), interpolation=cv2.INTER_NEAREST)
-            # Then plain fixed-point steps t <- (cz - elev(t)) / -dz at full resolution: exact
-            # in one step on even ground, a few on banks and slopes.
+            t_c, gap_c = self._march(cam, cdu, cdv, cdz, t_c, 24, 0.05)
+            # The safe start: no further than any coarse neighbour, so that near a ridge's
+            # silhouette the search begins in front of the ridge.
+            t0 = cv2.resize(
+                cv2.erode(t_c, np.ones((3, 3), np.uint8)), (w, h), interpolation=cv2.INTER_NEAREST
+            )
+            # Per pixel from the interpolated coarse hit: two fixed-point steps
+            # t <- (cz - elev(t)) / -dz (exact on even ground, close on slopes), never before
+            # the safe start; the rays they leave off the ground (steep banks, grazing views,
+            # silhouettes) march on from their safe start.
             inv_down = np.zeros_like(dz)
             np.divide(-1.0, dz, out=inv_down, where=down)
-            t = t0.copy()
-            for _ in range(4):
-                u = t * du
-                u += u0
-                v = t * dv
-                v += v0
-                elev = self._sample(self.world.elevation_m, u, v)
-                np.subtract(np.float32(cz), elev, out=elev)
-                elev *= inv_down
-                np.maximum(elev, t0, out=elev)
-                np.minimum(elev, far, out=elev)
-                moved = cv2.absdiff(elev, t)
-                np.copyto(t, elev, where=down)
-                if cv2.minMaxLoc(moved)[1] < 0.02:
-                    break
+            t = cv2.resize(t_c, (w, h), interpolation=cv2.INTER_LINEAR)
+            np.maximum(t, t0, out=t)
+            for _ in range(2):
+                t = self._fixed_point(cam, du, dv, t, t0, inv_down)
+            u = t * du
+            u += u0
+            v = t * dv
+            v += v0
+            gap = t * dz
+            gap += np.float32(cz)
+            gap -= self._sample(self.world.elevation_m, u, v)
+            redo = np.flatnonzero((np.abs(gap) > 0.05).reshape(-1) & down.reshape(-1))
+            if redo.size:
+                flat = [a.reshape(-1)[redo] for a in (du, dv, dz, t0)]
+                t_redo, _ = self._march(cam, *flat, 5, 0.05)
+                t.reshape(-1)[redo] = t_redo
             # A ray that found no ground in the coarse search and points up sees the sky.
             gap_full = cv2.resize(gap_c, (w, h), interpolation=cv2.INTER_NEAREST)
             hit = (t < far) & (down | (gap_full < 1.0))
@@ -281,6 +295,29 @@ class Renderer:
         v = t * dv
         v += v0
         return t, u, v, du, dv, dz, hit
+
+    def _fixed_point(
+        self,
+        cam: tuple[float, float, float],
+        du: NDArray[np.float32],
+        dv: NDArray[np.float32],
+        t: NDArray[np.float32],
+        t0: NDArray[np.float32],
+        inv_down: NDArray[np.float32],
+    ) -> NDArray[np.float32]:
+        """One step t <- (cz - elev(t)) / -dz, never before the safe start t0."""
+        g = self.world.grid
+        cx, cy, cz = cam
+        u = t * du
+        u += np.float32((cx - g.x0) / g.res_m)
+        v = t * dv
+        v += np.float32((cy - g.y0) / g.res_m)
+        t = self._sample(self.world.elevation_m, u, v)
+        np.subtract(np.float32(cz), t, out=t)
+        t *= inv_down
+        np.maximum(t, t0, out=t)
+        np.minimum(t, self._max_range_m, out=t)
+        return t
 
     def _march(
         self,
@@ -292,31 +329,66 @@ class Renderer:
         steps: int,
         tol_m: float,
     ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """Step each ray forwards by its height above the ground divided by the fastest it can
-        close on it (-dz + max slope x horizontal speed): never past the first hit, so rims
-        and ridges occlude what is behind them. Returns t and the remaining height gap."""
+        """March each ray to its first ground hit; returns t and the height gap left there.
+
+        A step is the ray's height above the ground over the fastest it can close on it
+        (-dz + max slope x horizontal speed), a step that cannot pass the first hit, taken up
+        to `_OVERSTEP` times over for grazing rays so that they get there in tens of steps,
+        not hundreds; a ray that ends up below the ground is then bisected back between its last
+        point above and its first below. Only a crest narrower than one step can be missed.
+        """
         g = self.world.grid
         cx, cy, cz = cam
         u0, v0 = np.float32((cx - g.x0) / g.res_m), np.float32((cy - g.y0) / g.res_m)
+        shape = t.shape
         horiz = cv2.magnitude(du, dv) * np.float32(g.res_m * self._max_slope)
-        k = 1.0 / np.maximum(horiz - dz, 1e-4)
-        gap = np.zeros_like(t)
-        for _ in range(steps):
-            u = t * du
+        # Over-step grazing rays only: looking down, the safe step is already (nearly) exact.
+        closing = np.maximum(horiz - dz, 1e-4)
+        k = (1.0 + np.float32(_OVERSTEP - 1.0) * horiz / closing) / closing
+        t_out = t.reshape(-1).copy()
+        gap_out = np.zeros_like(t_out)
+        # The rays still searching, as flat arrays; finished rays drop out, so that the few
+        # slow ones (grazing a slope, on a silhouette) do not cost a full frame per step.
+        idx = np.arange(t_out.size)
+        ta, dua, dva, dza, ka = (a.reshape(-1) for a in (t, du, dv, dz, k))
+        ta = ta.copy()
+        lo = ta.copy()
+        hi = np.full_like(ta, np.inf)
+        for step in range(steps):
+            u = ta * dua
             u += u0
-            v = t * dv
+            v = ta * dva
             v += v0
-            elev = self._sample(self.world.elevation_m, u, v)
-            # gap = ray height above the ground at t
-            np.multiply(t, dz, out=gap)
+            elev = self._sample_flat(self.world.elevation_m, u, v)
+            gap = ta * dza  # the ray's height above the ground at t
             gap += np.float32(cz)
             gap -= elev
-            if float(gap.max()) < tol_m:
-                break
-            np.maximum(gap, 0, out=gap)
-            t += gap * k
-            np.minimum(t, self._max_range_m, out=t)
-        return t, gap
+            above = gap >= 0
+            np.copyto(lo, ta, where=above)
+            np.copyto(hi, ta, where=~above)
+            bracketed = np.isfinite(hi)
+            done = (np.abs(gap) < tol_m) | (bracketed & (hi - lo < 0.02))
+            last = step == steps - 1
+            if last:
+                done[:] = True
+            if done.any():
+                # A ray left below the ground ends on its last point above: what it hits is
+                # then never behind a crest.
+                final = np.where(bracketed & (gap < -tol_m), lo, ta)
+                t_out[idx[done]] = final[done]
+                gap_out[idx[done]] = gap[done]
+                keep = ~done
+                if not keep.any():
+                    break
+                idx, ta, dua, dva, dza, ka, lo, hi, gap = (
+                    a[keep] for a in (idx, ta, dua, dva, dza, ka, lo, hi, gap)
+                )
+                bracketed = bracketed[keep]
+            step_t = gap * ka
+            step_t += ta
+            np.minimum(step_t, self._max_range_m, out=step_t)
+            ta = np.where(bracketed, (lo + hi) * np.float32(0.5), step_t).astype(np.float32)
+        return t_out.reshape(shape), gap_out.reshape(shape)
 
     def render(self, pose: Pose, frame_id: int = 0) -> Rendered:
         """The frame the camera sees from `pose` (its TRUE pose). Deterministic for a given
