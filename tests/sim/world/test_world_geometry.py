@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from worldfix import LAT0, LON0
 
+from missions.geodesy import GEOD
 from sim.world import Renderer, SensorModel, load_scenario
 from sim.world.render import camera_to_enu
 from thermal.frame import Gimbal, Pose
@@ -184,3 +185,21 @@ def test_rays_land_on_the_first_ground_they_meet(write_scenario, cam, pitch_deg)
     zs = cam_pos[2] + (z_ray - cam_pos[2]) * frac
     below = zs < g.sample(world.elevation_m, xs, ys) - 0.05
     assert below.any(axis=0).mean() < 0.01
+
+
+def test_gimbal_yaw_in_vehicle_and_earth_frames(write_scenario, cam):
+    lon_e, lat_e, _ = GEOD.fwd(LON0, LAT0, 90.0, 50.0)  # exactly 50 m east
+    east = {"id": "e", "class": "car", "lat": lat_e, "lon": lon_e}
+    world = load_scenario(write_scenario(targets=[east]))
+    # Nose north, gimbal turned 90 deg right and 45 down: the car 50 m east is dead centre.
+    pan = Pose(lat=LAT0, lon=LON0, alt_agl_m=50.0, gimbal=Gimbal(pitch_deg=-45, yaw_deg=90))
+    assert _render(world, cam, pan).targets["e"].centre_px == pytest.approx((CX, CY), abs=0.5)
+    # Nose east, gimbal straight ahead: the same view.
+    nose = Pose(lat=LAT0, lon=LON0, alt_agl_m=50.0, yaw_deg=90, gimbal=Gimbal(pitch_deg=-45))
+    assert _render(world, cam, nose).targets["e"].centre_px == pytest.approx((CX, CY), abs=0.5)
+    # Nose south, an earth-frame gimbal at heading 90 (DJI style): still east.
+    earth = Pose(
+        lat=LAT0, lon=LON0, alt_agl_m=50.0, yaw_deg=180,
+        gimbal=Gimbal(pitch_deg=-45, yaw_deg=90, frame="earth"),
+    )  # fmt: skip
+    assert _render(world, cam, earth).targets["e"].centre_px == pytest.approx((CX, CY), abs=0.5)
