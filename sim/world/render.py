@@ -7,7 +7,8 @@ fixed-point steps per pixel on the elevation raster); the background temperature
 looked up where the ray crosses the canopy layer (so what canopy hides depends on the view
 angle); targets are drawn as the projected silhouettes of their ellipsoids and boxes
 (cv2.projectPoints + cv2.fillPoly) at their physical size, depth-tested against the terrain
-(rims of hollows and ditches hide them from oblique views) and thinned by grass; then
+(rims of hollows and ditches hide them from oblique views), cooler at their rims (limb
+darkening) and thinned by grass; then
 atmospheric extinction, optics blur, vignetting, fixed-pattern noise and temporal noise
 (NETD).
 
@@ -531,16 +532,30 @@ class Renderer:
             temp = tgt.heat.hot_c if hot else tgt.heat.body_c
             local = hull - (x0, y0)
             m, mix = _coverage(local, roi.shape)
+            shade = self._limb(m, temp) if mix >= 1.0 else None
             silhouette |= m
             # Terrain in front of the part (a hollow's rim, a ditch bank) hides it.
             m &= roi_rng > part_range - extent - 0.3
             m &= ~hidden_by_grass
             if mix < 1.0:  # smaller than a pixel: it only warms the pixel it falls in
                 roi[m] += np.float32(mix) * (np.float32(temp) - roi[m])
+            elif shade is not None:
+                roi[m] = shade[m]
             else:
                 roi[m] = temp
             visible |= m
         return (x0, y0, x1, y1), silhouette, visible
+
+    def _limb(self, mask: NDArray[np.bool_], temp: float) -> NDArray[np.float32] | None:
+        """A curved body seen at its edge emits less and reflects the sky: its rim reads up
+        to a few degrees cooler than its middle (which keeps `temp`)."""
+        drop = min(max(0.05 * (temp - self._sky_c), 0.0), 3.0)
+        if drop <= 0.0 or mask.sum() < 12:
+            return None
+        d = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+        reach = max(1.0, 0.3 * float(d.max()))
+        ramp = np.minimum(d / np.float32(reach), 1.0)
+        return (np.float32(temp) - np.float32(drop) * (1.0 - ramp)).astype(np.float32)
 
 
 def _canopy_views(
