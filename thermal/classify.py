@@ -6,7 +6,8 @@ together; a feature that is unknown (no temperature in relative mode, no size wi
 scores 1 and so neither helps nor hurts. Memberships have floors so one borderline feature
 lowers a class rather than vetoing it. Figures are physical: a lying adult is about
 0.5 x 1.7 m, standing seen from above about 0.5 x 0.4 m (longer when viewed obliquely); a
-sheep about 0.4 x 1.2 m, with a cooler fleece, and usually in a group; sun-heated rocks and
+sheep about 0.4 x 1.2 m, with a cooler fleece, and usually in a group, cattle up to
+2.6 m; sun-heated rocks and
 roofs are warmer than skin and rounder or larger than people; cars are > 3 m².
 """
 
@@ -81,7 +82,7 @@ def classify(
     if n == 0:
         return np.zeros(0, object), np.zeros(0), np.zeros((0, 3))
     elong = f.length_m / np.maximum(f.width_m, 1e-6)
-    similar = _trap(f.area_m2, 0.1, 0.2, 1.4, 2.0, 0.0) > 0.5
+    similar = _trap(f.area_m2, 0.1, 0.2, 2.2, 3.0, 0.0) > 0.5
     groups = group_size(
         np.where(similar, f.east_m, np.nan),
         np.where(similar, f.north_m, np.nan),
@@ -90,21 +91,27 @@ def classify(
     )
     grouped = np.where(np.isnan(f.east_m), np.nan, (groups >= 1).astype(np.float64))
 
+    # Radiometric: how clearly the blob stands out of the scene's own texture. On a sun-lit
+    # afternoon the background itself is a few degrees "noisy" (rocks, trails, dry grass), and
+    # blobs only a few sigma above it are mostly that texture; a person stands out further.
+    clear = np.where(np.isnan(f.contrast_c), 1.0, _trap(f.snr, 8.0, 20.0, 1e9, 1e9, 0.25))
     person = (
         _trap(f.length_m, 0.25, 0.45, 2.1, 2.8, 0.05)
         * _trap(f.width_m, 0.12, 0.25, 0.85, 1.2, 0.05)
         * _trap(f.area_m2, 0.06, 0.12, 1.3, 2.0, 0.05)
         * _trap(f.peak_c, 5.0, 16.0, 37.5, 41.0, 0.1)
         * _trap(f.contrast_c, 0.5, 2.5, 40.0, 60.0, 0.3)
+        * clear
         * np.where(grouped == 1.0, 0.6, 1.0)
     )
     animal = (
-        _trap(f.length_m, 0.35, 0.7, 1.6, 2.1, 0.05)
-        * _trap(f.width_m, 0.15, 0.3, 0.75, 1.0, 0.05)
-        * _trap(f.area_m2, 0.08, 0.2, 1.0, 1.5, 0.05)
+        _trap(f.length_m, 0.35, 0.6, 2.6, 3.2, 0.05)
+        * _trap(f.width_m, 0.15, 0.3, 1.0, 1.3, 0.05)
+        * _trap(f.area_m2, 0.08, 0.2, 2.2, 3.0, 0.05)
         * _trap(elong, 1.0, 1.8, 6.0, 9.0, 0.5)
-        * _trap(f.peak_c, 0.0, 5.0, 24.0, 30.0, 0.1)
-        * _trap(f.contrast_c, 0.4, 1.5, 18.0, 30.0, 0.3)
+        * _trap(f.peak_c, 0.0, 5.0, 30.0, 36.0, 0.2)
+        * _trap(f.contrast_c, 0.4, 1.5, 35.0, 50.0, 0.3)
+        * clear
         * np.where(grouped == 1.0, 1.0, np.where(np.isnan(grouped), 0.8, 0.55))
     )
     roundish_big = _trap(elong, 0.0, 0.0, 1.35, 1.7, 0.0) * _trap(
@@ -112,8 +119,8 @@ def classify(
     )
     hot = np.maximum.reduce(
         [
-            _trap(f.area_m2, 1.5, 3.0, cfg.max_area_m2, cfg.max_area_m2 * 2, 0.0),
-            _trap(f.length_m, 2.2, 3.2, 30.0, 60.0, 0.0),
+            _trap(f.area_m2, 2.2, 3.5, cfg.max_area_m2, cfg.max_area_m2 * 2, 0.0),
+            _trap(f.length_m, 2.8, 3.6, 30.0, 60.0, 0.0),
             np.where(np.isnan(f.peak_c), 0.0, _trap(f.peak_c, 39.0, 44.0, 1e9, 1e9, 0.0)),
             0.85 * roundish_big,
         ]

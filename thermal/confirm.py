@@ -32,6 +32,7 @@ class ConfirmConfig:
     max_gap_s: float = 900.0  # a target unseen for longer starts afresh (it may have moved)
     correlated_floor: float = 0.5  # fused sigma >= this x the best sighting's sigma
     max_sightings_kept: int = 50
+    min_hit_confidence: float = 0.35  # a target's combined confidence before it is a hit
 
     def __post_init__(self) -> None:
         if self.min_frames < 1:
@@ -143,8 +144,10 @@ class Confirmer:
         out = []
         for target in touched.values():
             if len(target.frames) >= cfg.min_frames:
-                target.confirmed = True
-                out.append(self._hit(target))
+                hit = self._hit(target)
+                if target.confirmed or hit.confidence >= cfg.min_hit_confidence:
+                    target.confirmed = True  # once confirmed, stays confirmed
+                    out.append(hit)
         return out
 
     @property
