@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -76,6 +77,15 @@ def render_cmd(
     if not -90.0 <= gimbal_pitch <= 30.0:
         raise ConfigError("--gimbal-pitch", None, f"{gimbal_pitch:g} is outside -90..30 degrees")
     world = load_scenario(scenario)
+    x, y = world.frame.to_local(lat, lon)
+    lo = world.area_xy.min(axis=0) - world.spec.margin_m
+    hi = world.area_xy.max(axis=0) + world.spec.margin_m
+    if not (lo[0] <= x <= hi[0] and lo[1] <= y <= hi[1]):
+        print(
+            f"note: {lat:.6f},{lon:.6f} is outside {world.name}'s area and margin; the world "
+            "beyond is a mirror image of it and holds no targets",
+            file=sys.stderr,
+        )
     pose = Pose(
         lat=lat, lon=lon, alt_agl_m=alt, yaw_deg=yaw % 360.0, gimbal=Gimbal(pitch_deg=gimbal_pitch)
     )

@@ -50,6 +50,9 @@ def test_render_reports_bad_input_in_one_line(run_cli, tmp_path):
         "sim", "render", "--scenario", str(DITCH), "--at", "31.62,120.45,50", "--camera", "nope", "-o", out
     )  # fmt: skip
     assert res.returncode == 2 and "no camera named 'nope'" in res.stderr
+    # Far outside the scenario: rendered, with a note that nothing is out there.
+    res = run_cli("sim", "render", "--scenario", str(DITCH), "--at", "31.70,120.45,50", "-o", out)
+    assert res.returncode == 0 and "outside ditch-rain-night's area" in res.stderr
 
 
 def test_truth_exports_targets_and_the_area(run_cli, tmp_path):
