@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 
 PHYSICS_DT_S = 0.05
-# A timeout of T simulated seconds also needs min(T, this) wall seconds to expire.
-WALL_FLOOR_S = 3.0
+# A timeout of T simulated seconds also needs min(T, this) wall seconds to expire: a ground
+# station retrying over a lossy link at wall-clock pace must not be outrun by the vehicle.
+WALL_FLOOR_S = 10.0
 
 
 class Clock:

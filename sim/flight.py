@@ -20,8 +20,13 @@ class Orbit:
     speed_ms: float
 
 
+NOISE_EVERY = 5
+
+
 class FlightMixin:
     """Per-step flight logic of `SimVehicle`."""
+
+    _noise_steps = 0
 
     def step(self, dt: float) -> None:
         """Advance flight, battery, sensors and failsafes by dt simulated seconds."""
@@ -32,8 +37,13 @@ class FlightMixin:
                 M.MAV_SEVERITY_INFO,
                 "home set" if self.flavour == "px4" else "EKF3 IMU0 is using GPS",
             )
-        self.wind.step(self.rng, dt)
-        self._step_gps_error(dt)
+        # The noise processes (gusts, GPS and attitude error) vary over seconds: advance them
+        # every NOISE_EVERY physics steps, which keeps them cheap and still deterministic.
+        self._noise_steps += 1
+        if self._noise_steps >= NOISE_EVERY:
+            self._noise_steps = 0
+            self.wind.step(self.rng, dt * NOISE_EVERY)
+            self._step_gps_error(dt * NOISE_EVERY)
         b = self.body
         ground = self.ground_at(b.x, b.y)
         wind = self.wind.velocity() if not self.landed else (0.0, 0.0)

@@ -13,11 +13,10 @@ airframe's published endurance; a fixed-wing VTOL's published endurance is in cr
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from dataclasses import dataclass
-
-import numpy as np
 
 from sim.airframe import AirframeLike
 
@@ -25,16 +24,28 @@ G_MS2 = 9.80665
 
 # Open-circuit voltage of one Li-ion/LiPo cell against state of charge (typical discharge
 # curve): flat in the middle, steep at both ends.
-_SOC = np.array([0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0])
-_OCV = np.array([3.0, 3.3, 3.45, 3.6, 3.7, 3.8, 3.95, 4.1, 4.2])
+_SOC = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
+_OCV = (3.0, 3.3, 3.45, 3.6, 3.7, 3.8, 3.95, 4.1, 4.2)
+
+
+def _interp(x: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
+    # Scalar piecewise-linear interpolation: called every physics step, where np.interp's
+    # per-call overhead would dominate.
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    i = bisect.bisect_right(xs, x)
+    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
 def cell_ocv(soc: float) -> float:
-    return float(np.interp(soc, _SOC, _OCV))
+    return _interp(soc, _SOC, _OCV)
 
 
 def soc_at_cell_voltage(volts: float) -> float:
-    return float(np.interp(volts, _OCV, _SOC))
+    return _interp(volts, _OCV, _SOC)
 
 
 @dataclass
