@@ -69,6 +69,25 @@ class Blobs:
         }
         return Blobs(**fields)
 
+    def concat(self, other: Blobs) -> Blobs:
+        fields = {
+            k: (np.concatenate([v, getattr(other, k)]) if isinstance(v, np.ndarray) else v)
+            for k, v in self.__dict__.items()
+        }
+        return Blobs(**fields)
+
+
+def detect_cold(
+    pixels: NDArray[np.float32],
+    config: DetectorConfig | None = None,
+    suppress: NDArray[np.bool_] | None = None,
+) -> Blobs:
+    """Blobs COLDER than their surroundings (radiometric only), with `peak` the blob's lowest
+    temperature and `contrast` how much colder it is. On a sunny afternoon bare rock, scree
+    and tarmac reach 40-50 °C and a person on them is a cool spot, not a warm one."""
+    b = detect(-np.asarray(pixels, np.float32), True, config, suppress)
+    return Blobs(**{**b.__dict__, "peak": -b.peak, "background": -b.background})
+
 
 def detect(
     pixels: NDArray[np.float32],

@@ -15,7 +15,7 @@ from thermal.badpixel import BadPixelFilter
 from thermal.camera import CameraModel
 from thermal.classify import ClassifierConfig, Features, classify
 from thermal.confirm import ConfirmConfig, Confirmer
-from thermal.detect import Blobs, DetectorConfig, detect
+from thermal.detect import Blobs, DetectorConfig, detect, detect_cold
 from thermal.errors import ThermalError
 from thermal.frame import ThermalFrame
 from thermal.georef import Altitude, Terrain, georeference, resolve_altitude
@@ -141,6 +141,9 @@ class Pipeline:
     confirm: ConfirmConfig = field(default_factory=ConfirmConfig)
     chips: bool = True
     report_unknown: bool = False  # make sightings of "unknown" blobs too
+    # Look for people colder than the ground too when a tenth of the view is warmer than
+    # this (sun-heated rock, scree, tarmac); None switches it off.
+    cold_above_c: float | None = 34.0
     confirmer: Confirmer = field(init=False)
     _bad: dict[tuple[int | None, tuple[int, int]], BadPixelFilter] = field(
         init=False, default_factory=dict
@@ -166,6 +169,13 @@ class Pipeline:
         if bad is None:
             bad = self._bad[key] = BadPixelFilter(frame.shape)
         blobs = detect(frame.pixels, frame.radiometric, self.detector, bad.mask)
+        cold = np.zeros(len(blobs), bool)
+        if frame.radiometric and self.cold_above_c is not None:
+            hot_ground = float(np.percentile(frame.pixels[::8, ::8], 90))
+            if hot_ground >= self.cold_above_c:
+                cb = detect_cold(frame.pixels, self.detector, bad.mask)
+                blobs = blobs.concat(cb)
+                cold = np.concatenate([cold, np.ones(len(cb), bool)])
         camera = self.camera_for(frame)
         altitude, note = None, ""
         if frame.pose is None:
@@ -185,6 +195,12 @@ class Pipeline:
             m.lat if altitude else None, m.lon if altitude else None,
         )  # fmt: skip
         names, conf, _ = classify(m.features, self.classifier)
+        if cold.any():
+            # A cool spot on hot ground is a person (or an animal) only at body-surface
+            # temperatures; shadows and water are cooler, and nothing cold is a hot object.
+            body = (blobs.peak >= 27.0) & (blobs.peak <= 38.0)
+            keep_cls = np.isin(names, ("person", "animal")) & body
+            names = np.where(cold & ~keep_cls, "unknown", names)
         detections, sightings, chips = [], [], []
         for i in np.flatnonzero(~is_bad):
             placed = math.isfinite(m.lat[i])

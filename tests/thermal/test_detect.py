@@ -146,3 +146,18 @@ def test_detector_rejects_bad_input():
     img = np.full((128, 160), 10.0, np.float32)
     img[:, 5] = np.nan
     assert len(detect(img, True)) == 0
+
+
+def test_person_on_sun_heated_rock_is_found_as_a_cool_spot():
+    # Afternoon scree at 45 °C: a hiker (31 °C) is colder than the ground around him.
+    hiker = SceneObject("person", 3.0, 2.0, 0.55, 0.45, 31.0)
+    shadow = SceneObject(
+        "shadow", -8.0, 6.0, 1.6, 0.6, 24.0, heading_deg=60.0
+    )  # too cold for a body
+    dets = detections([hiker, shadow], background=45.0)
+    near = nearest(dets, 3.0, 2.0)
+    assert near.target_class == "person"
+    assert near.temp_c == pytest.approx(31.0, abs=2.0)
+    assert nearest(dets, -8.0, 6.0).target_class == "unknown"
+    # ... and the same hiker on cool grass is a warm spot as usual
+    assert [d.target_class for d in detections([hiker], background=18.0)] == ["person"]
