@@ -12,7 +12,8 @@ Public API (what the vehicle simulator and benchmarks use)::
         vehicle_id=1,      # MAVLink system id, written into every frame header
         port=None,         # None: 5600 + vehicle_id - 1; 0: a free port (see payload.port)
         rate_hz=None,      # None: the camera's frame_rate_hz, at most 9 Hz
-        record_dir=None,   # a folder: frame_NNNNNN.tiff (u16 centi-Kelvin) + .json sidecars
+        record_dir=None,   # a folder: frame_NNNNNN.tiff (u16 centi-Kelvin) + .json sidecar
+                           # + .truth.json (targets in view); truth.geojson on start()
     )
     await payload.start()   # or: async with payload: ...
     ...                     # clients on payload.port receive thermal.framing frames
