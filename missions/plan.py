@@ -127,8 +127,9 @@ class Sortie(_Model):
     lane_ids: tuple[int, ...]
 
     def resume_from(self, lane_id: int) -> Sortie:
-        """This sortie starting at lane `lane_id` (a transit leads there from launch is not
-        added: the vehicle flies straight to the lane start at its altitude)."""
+        """This sortie cut to start at the start of lane `lane_id` (e.g. the first lane not
+        yet swept when a sortie was interrupted). No transit is added in front: the vehicle
+        flies straight from where it is to that lane's start, at the lane's altitude."""
         for i, wp in enumerate(self.waypoints):
             if wp.kind == "lane_start" and wp.lane_id == lane_id:
                 ids = self.lane_ids[self.lane_ids.index(lane_id) :]

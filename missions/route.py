@@ -22,6 +22,8 @@ from missions.errors import PlanError
 # Graph nodes sit this far inside the free region, so legs between them are strictly inside;
 # the inset region is simplified by 0.9 of it, which drops the jags of a ragged boundary.
 NODE_INSET_M = 4.0
+# The inset of the fallback graph for strips too narrow for the normal one.
+FINE_INSET_M = 0.3
 # Tolerance of the "is this leg inside" test, for endpoints computed on the boundary.
 CHECK_TOL_M = 0.01
 
@@ -50,6 +52,7 @@ class Router:
     _dist: NDArray[np.float64] | None = field(default=None, init=False, repr=False)
     _next: NDArray[np.int64] | None = field(default=None, init=False, repr=False)
     _inset: BaseGeometry | None = field(default=None, init=False, repr=False)
+    _fine: Router | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._check = self.free.buffer(CHECK_TOL_M)
@@ -116,10 +119,25 @@ class Router:
         got = self._via(p2, q2, np.arange(len(nodes)))
         if got is not None and self.visible(np.vstack([p, got[-1]]), np.vstack([got[0], q])).all():
             return np.vstack([p, got, q])
+        # A strip narrower than twice the inset has no nodes at all: retry on a graph that
+        # hugs the boundary (bigger, so only built when needed).
+        if self.inset_m > FINE_INSET_M:
+            if self._fine is None:
+                self._fine = Router(self.free, inset_m=FINE_INSET_M)
+            return self._fine.path(p, q)
         raise PlanError(
             "no way found between two parts of the area inside the flyable region "
             f"(from x={p[0]:.0f} y={p[1]:.0f} m to x={q[0]:.0f} y={q[1]:.0f} m); are "
             "they separated by a hole? Plan the parts separately or widen --turn-margin"
+        )
+
+    def _same_part(self, p: NDArray[np.float64], q: NDArray[np.float64]) -> bool:
+        """Whether p and q lie in one polygon of the free region (parts touching at a point
+        are separate: nothing can be flown through a point)."""
+        pp, qq = shapely.Point(p), shapely.Point(q)
+        return any(
+            part.distance(pp) < 2 * CHECK_TOL_M and part.distance(qq) < 2 * CHECK_TOL_M
+            for part in shapely.get_parts(self.free)
         )
 
     def _onto_inset(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -173,7 +191,7 @@ class Router:
             try:
                 out.append(self.path(a[k], b[k]))
             except PlanError:
-                if fallback is None:
+                if fallback is None or self._same_part(a[k], b[k]):
                     raise
                 out.append(fallback.path(a[k], b[k]))
         return out
