@@ -148,9 +148,9 @@ def lanes_for_part(
     swept = shapely.union_all(shapely.buffer(lines, spacing / 2, cap_style="flat"))
     residual = shapely.get_parts(shapely.difference(p, swept))
     residual = residual[shapely.area(residual) > ORPHAN_SHARE * spacing * spacing]
-    orow, oxa, oxb, oy = [], [], [], []
+    orow, oxa, oxb, oex, oey, oy = [], [], [], [], [], []
     for part in residual:
-        _, by0, _, by1 = part.bounds
+        bx0, by0, bx1, by1 = part.bounds
         cy = (by0 + by1) / 2
         r, a, b = _intervals(part, np.array([cy]), x0, x1)
         if len(r):
@@ -158,10 +158,13 @@ def lanes_for_part(
             orow.append(float(np.argmin(np.abs(ys - cy))) + 0.5)
             oxa.append(a[j])
             oxb.append(b[j])
+            # Stretched over the whole leftover (a thin wedge is longer than its middle).
+            oex.append(bx0)
+            oey.append(bx1)
             oy.append(cy)
     if orow:
         oy_a, oxa_a, oxb_a = np.asarray(oy), np.asarray(oxa), np.asarray(oxb)
-        oea, oeb = _clamp(f, oy_a, oxa_a, oxb_a, oxa_a.copy(), oxb_a.copy(), x0, x1)
+        oea, oeb = _clamp(f, oy_a, oxa_a, oxb_a, np.asarray(oex), np.asarray(oey), x0, x1)
         row_all = np.r_[row.astype(float), orow]
         y_all = np.r_[y, oy_a]
         ea_all, eb_all = np.r_[ea, oea], np.r_[eb, oeb]
