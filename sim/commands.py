@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,8 @@ from sim.telemetry import DEFAULT_STREAMS
 
 class CommandsMixin:
     """MAV_CMD handlers of `SimVehicle`; each returns a MAV_RESULT."""
+
+    _paused = False  # ArduPilot DO_PAUSE_CONTINUE: holding inside AUTO
 
     def _on_command_long(self, msg: Any) -> None:
         params = [
@@ -300,6 +303,7 @@ class CommandsMixin:
         self.send(self._mission_current())
 
     def _cmd_mission_start(self, p: list[float], frame: int | None) -> int:
+        self._paused = False
         items = self.plans[ms.MISSION]
         if not items:
             self.statustext(
@@ -408,8 +412,6 @@ class CommandsMixin:
         self._paused = False
         return ACCEPTED
 
-    _paused = False
-
     def _cmd_set_message_interval(self, p: list[float], frame: int | None) -> int:
         msg_id = int(p[0])
         if msg_id not in self.streams:
@@ -496,8 +498,6 @@ class CommandsMixin:
         return UNSUPPORTED
 
     def clock_call_later(self, delay_s: float, fn: Callable[[], None]) -> None:
-        import asyncio
-
         try:
             asyncio.get_running_loop().call_later(delay_s, fn)
         except RuntimeError:

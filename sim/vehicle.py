@@ -137,6 +137,7 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
         self._hold_until = 0.0
         self._jump_left: dict[int, int] = {}
         self.mission_takeoff_pending = False
+        self._paused = False
         self._landed_since_sim = now
         self._landed_since_wall = self.clock.wall()
         self._armed_at_sim = now
