@@ -210,3 +210,43 @@ def test_planner_settings_come_from_the_user_config(tmp_path, capsys, monkeypatc
         main(["--config", str(cfg), *args])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "planner.max_area: unknown key" in err, err
+
+
+def test_plan_with_a_dem_keeps_height_above_ground(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from groundctl.cli import main
+    from missions.terrain import Dem, write_dem
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GROUNDCTL_CONFIG", raising=False)
+    # A slope rising 1 m per 10 m eastwards around the L-shape (47.42 N, 8.60 E).
+    step = 0.0002
+    cols = np.arange(300)
+    z = np.tile(500.0 + 0.1 * cols * step * 75_000, (300, 1))
+    dem_path = tmp_path / "dem.tif"
+    write_dem(dem_path, z, 8.58, 47.44, step)
+    out = tmp_path / "dem-plan.json"
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "plan",
+                L_SHAPE,
+                "--camera",
+                "h20t",
+                "--alt",
+                "60",
+                "--dem",
+                str(dem_path),
+                "-o",
+                str(out),
+            ]
+        )
+    assert exc.value.code == 0, capsys.readouterr().err
+    plan = Plan.load(out)
+    assert plan.altitude_ref == "terrain"
+    wps = [w for s in plan.sorties for w in s.waypoints]
+    ground = Dem.read(dem_path).elevation([w.lat for w in wps], [w.lon for w in wps])
+    assert np.allclose(np.array([w.alt_amsl_m for w in wps]) - ground, 60.0, atol=0.05)
+    assert max(w.alt_rel_m for w in wps) - min(w.alt_rel_m for w in wps) > 50  # follows the slope
+    assert "altitude terrain" in capsys.readouterr().out
