@@ -41,7 +41,7 @@ class Features:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    min_confidence: float = 0.3  # below this the class is "unknown"
+    min_confidence: float = 0.45  # best class score below this: "unknown"
     group_radius_m: float = 25.0  # animals graze within this of each other
     min_area_m2: float = 0.05  # smaller than a hare: noise, a bird, a hot stone
     max_area_m2: float = 40.0  # larger: a building, a field patch
@@ -149,5 +149,6 @@ def classify(
     confidence = best * best / (best + second + 1e-9)
     names = np.array(CLASSES, object)[order[:, 0]]
     tiny = f.area_m2 < cfg.min_area_m2
-    names = np.where((confidence < cfg.min_confidence) | tiny, "unknown", names)
+    # Unknown when no class fits; person-or-animal ambiguity lowers the confidence instead.
+    names = np.where((best < cfg.min_confidence) | tiny, "unknown", names)
     return names, np.clip(confidence, 0.0, 1.0), scores

@@ -180,9 +180,7 @@ def detect(
         angle_rad=0.5 * np.arctan2(2 * cxy, cxx - cyy),
         # In relative (AGC) video the warmest things in view are mapped near white: where a
         # blob ranks in its own frame is a scale-free measure of "warmer than the scene".
-        peak_rank=(
-            np.searchsorted(np.sort(img[::step, ::step].ravel()), a[:, 8]) / sample.size
-        ).astype(np.float32),
+        peak_rank=(img[::step, ::step].ravel()[None, :] < a[:, 8:9]).mean(axis=1, dtype=np.float32),
         clutter=a[:, 9].astype(np.float32),
         extent_ratio=a[:, 10].astype(np.float32),
         noise=noise,
