@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import statistics
 import sys
@@ -39,6 +38,7 @@ from groundctl.dispatch import (  # noqa: E402
     MqttListener,
     RetryConfig,
 )
+from groundctl.dispatch.aio import cancel_and_wait  # noqa: E402
 from groundctl.store import Store  # noqa: E402
 
 
@@ -100,9 +100,7 @@ async def one_run(
             await dispatcher.submit(hit)
             await asyncio.sleep(1.0 / paced_hz)
         await asyncio.wait_for(listening, 300)
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        await cancel_and_wait(running)
         await dispatcher.close()
         latencies = sorted(received_at[h.id] - submitted_at[h.id] for h in hits[n - paced :])
         store.close()

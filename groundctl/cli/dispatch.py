@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import getpass
 import os
 import socket
@@ -30,6 +29,7 @@ from rich.table import Table
 from groundctl.cli import app
 from groundctl.cli.context import cli_context
 from groundctl.config import read_user_file, validate
+from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.dispatch.config import DispatchConfig, MqttConfig, dispatch_config
 from groundctl.dispatch.mqtt import ListenerEvent, MqttListener
 from groundctl.errors import ConfigError, DispatchError
@@ -373,22 +373,24 @@ async def _send_acks(
         await listener.ack(hit_id, status, note=note)  # queued until connected
 
     async def connection() -> None:
-        async for event in listener.events():
+        async for event in listener.events(subscribe=False):
             if event.kind == "disconnected":
                 console.print(f"[yellow]{event.payload.get('error')}[/yellow]; retrying")
 
     task = asyncio.create_task(connection())
+    flushed = asyncio.create_task(listener.flush(timeout_s=60))
     try:
-        await listener.flush(timeout_s=60)
-    except TimeoutError:
-        raise DispatchError(
-            f"the broker {listener.cfg.url} did not accept the acknowledgements within 60 s"
-        ) from None
+        await asyncio.wait({task, flushed}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # a refused login etc. ends the connection with a DispatchError
+        try:
+            flushed.result()
+        except TimeoutError:
+            raise DispatchError(
+                f"the broker {listener.cfg.url} did not accept the acknowledgements within 60 s"
+            ) from None
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    if task.done() and not task.cancelled() and task.exception():
-        raise task.exception()  # type: ignore[misc]
+        await cancel_and_wait(flushed)
+        await cancel_and_wait(task)
     for hit_id, status, _ in answers:
         console.print(f"sent {hit_id}: {status}")

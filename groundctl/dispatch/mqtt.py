@@ -316,6 +316,7 @@ class ListenerEvent:
     ack: Ack | None = None
     duplicate: bool = False  # a message id already seen (dropped unless asked for)
     update: bool = False  # a newer revision of a hit already shown
+    retained: bool = False  # the broker's stored copy, sent on (re-)subscription
 
 
 class MqttListener:
@@ -355,7 +356,11 @@ class MqttListener:
         self._pending_acks: list[tuple[str, Ack]] = []
         self._ack_wake = asyncio.Event()
 
-    async def events(self, *, include_duplicates: bool = False) -> AsyncIterator[ListenerEvent]:
+    async def events(
+        self, *, include_duplicates: bool = False, subscribe: bool = True
+    ) -> AsyncIterator[ListenerEvent]:
+        """Connect (and reconnect) and yield what arrives; `subscribe=False` only keeps a
+        connection for `ack` to send on."""
         failures = 0
         first = True
         while True:
@@ -378,13 +383,14 @@ class MqttListener:
             # that just died must not hold up noticing the disconnection.
             sender = asyncio.create_task(self._send_acks(client))
             try:
-                for topic in (
+                topics = (
                     self.topics.all_hits,
                     self.topics.all_acks,
                     self.topics.all_vehicles,
                     self.topics.progress,
                     self.topics.status,
-                ):
+                )
+                for topic in topics if subscribe else ():
                     await client.subscribe(topic, qos=1)
                 self._connected.set()
                 yield ListenerEvent("connected", "", "", {"url": self.cfg.url})
@@ -394,9 +400,12 @@ class MqttListener:
                         continue
                     if event.kind == "hit" and self.auto_receipt:
                         hit_id = str(event.payload.get("id"))
-                        # A repeat of a hit we already receipted means the station has not
-                        # got the receipt (a broker crash can lose it): send it again, same id.
-                        if self.status.get(hit_id, "received") == "received":
+                        # A live repeat of a hit we already receipted means the station has
+                        # not got the receipt (a broker crash can lose it): send it again, same
+                        # id. A retained copy after re-subscribing is no such sign.
+                        first = hit_id not in self.status
+                        again = event.duplicate and not event.retained
+                        if first or (again and self.status[hit_id] == "received"):
                             await self.ack(
                                 hit_id,
                                 "received",
@@ -448,12 +457,16 @@ class MqttListener:
             revision = int(doc.get("revision", 0))
             if mid in self.seen or revision < self.latest_revision.get(hit_id, 0):
                 self.duplicates += 1
-                return ListenerEvent("hit", operation, topic, doc, duplicate=True)
+                return ListenerEvent(
+                    "hit", operation, topic, doc, duplicate=True, retained=bool(message.retain)
+                )
             self.seen.add(mid)
             update = hit_id in self.latest_revision
             self.latest_revision[hit_id] = revision
             self.hits[hit_id] = doc
-            return ListenerEvent("hit", operation, topic, doc, update=update)
+            return ListenerEvent(
+                "hit", operation, topic, doc, update=update, retained=bool(message.retain)
+            )
         return ListenerEvent(kind, operation, topic, doc)
 
     async def ack(

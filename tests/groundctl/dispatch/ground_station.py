@@ -11,7 +11,6 @@ then `idle` whenever the outbox is empty; exits cleanly (offline status) on SIGT
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -22,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from hitgen import make_hit, schedule
 
 from groundctl.dispatch import Dispatcher, load_dispatch_config
+from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.errors import GroundctlError
 from groundctl.store import Store
 
@@ -61,9 +61,7 @@ async def main(db: Path, config: Path, operation: str, count: int, rate_hz: floa
         except GroundctlError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             return 2
-    runner.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await runner
+    await cancel_and_wait(runner)
     await dispatcher.close()
     store.close()
     return 0

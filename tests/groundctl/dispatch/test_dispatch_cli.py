@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import time
 from hitgen import make_hit
 
 from groundctl.dispatch import DispatchConfig, Dispatcher, MqttConfig, RetryConfig
+from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.store import Store
 
 FAST = RetryConfig(initial_s=0.1, max_s=1.0)
@@ -29,9 +29,7 @@ async def publish_hits(tmp_path, broker_url: str, n: int, **mqtt) -> Store:
     async with asyncio.timeout(60):
         while store.pending_count("mqtt"):
             await asyncio.sleep(0.05)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
     await dispatcher.close()
     return store
 
@@ -45,9 +43,7 @@ def station_receiving(store: Store, dispatcher_cfg: DispatchConfig):
         task = asyncio.create_task(dispatcher.run())
         while not stop.is_set():
             await asyncio.sleep(0.05)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         await dispatcher.close()
 
     thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)

@@ -14,6 +14,7 @@ import pytest
 from hitgen import make_hit
 
 from groundctl.dispatch import CotConfig, DispatchConfig, Dispatcher, RetryConfig
+from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.dispatch.cot import HIT_TYPE, UAV_TYPE, hit_event, vehicle_event, vehicle_uid
 from groundctl.store import Store
 
@@ -93,9 +94,7 @@ async def running(dispatcher: Dispatcher):
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         await dispatcher.close()
 
 

@@ -19,6 +19,7 @@ from groundctl.dispatch import (
     WebhookConfig,
     load_dispatch_config,
 )
+from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.errors import ConfigError
 from groundctl.store import Store
 
@@ -31,9 +32,7 @@ async def running(dispatcher: Dispatcher):
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         await dispatcher.close()
 
 

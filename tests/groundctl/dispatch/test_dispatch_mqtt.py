@@ -11,6 +11,7 @@ import pytest
 from hitgen import chip, make_hit
 
 from groundctl.dispatch import DispatchConfig, Dispatcher, MqttConfig, MqttListener, RetryConfig
+from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.errors import DispatchError
 from groundctl.store import Store
 
@@ -43,9 +44,7 @@ async def listening(listener: MqttListener):
         await wait_for(lambda: any(e.kind == "connected" for e in events))
         yield events
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
 
 @contextlib.asynccontextmanager
@@ -54,9 +53,7 @@ async def running(dispatcher: Dispatcher):
     try:
         yield task
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await cancel_and_wait(task)
         await dispatcher.close()
 
 

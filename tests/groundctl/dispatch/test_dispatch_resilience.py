@@ -22,6 +22,7 @@ import yaml
 from hitgen import final_revisions
 
 from groundctl.dispatch import MqttConfig, MqttListener, RetryConfig
+from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.store import Store
 
 HERE = Path(__file__).parent
@@ -158,9 +159,7 @@ async def test_500_hits_survive_broker_and_station_crashes(tmp_path, broker):
                     p.wait(timeout=20)
             if p.poll() is None:
                 p.kill()
-        listen_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listen_task
+        await cancel_and_wait(listen_task)
     assert stations[-1].returncode == 0, (tmp_path / "station-2.log").read_text()
     print(
         f"\ndelivered {len(delivered)} message ids for {COUNT} hits; "
