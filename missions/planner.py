@@ -268,7 +268,7 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
             path = np.vstack([home, full])
             length = _length(path)
             turns = _turns(path)
-            est = length / v.speed_ms + turns * v.turn_penalty_s + v.overhead_s(req.alt_agl_m)
+            est = length / v.speed_ms + turns * v.turn_penalty_s + v.climb_descent_s(req.alt_agl_m)
             waypoints = _waypoints(local, req, full, fk, fid, v.speed_ms, home_ground[vi])
             lids = tuple(dict.fromkeys(i for i in fid if i is not None))
             lane_ids_seg += [i for i in lids if i not in lane_ids_seg]

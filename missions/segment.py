@@ -22,6 +22,8 @@ from numpy.typing import NDArray
 
 from missions.errors import PlanError
 
+# Share of the usable endurance a sortie is planned to (room for routing around holes).
+SORTIE_BUDGET_SHARE = 0.99
 # Corners sharper than this cost a stop-and-go.
 TURN_MIN_DEG = 20.0
 
@@ -42,8 +44,13 @@ class Vehicle:
         # Decelerate to a stop and accelerate again: v/a lost compared with flying through.
         return self.speed_ms / self.accel_ms2
 
-    def overhead_s(self, alt_m: float) -> float:
+    def climb_descent_s(self, alt_m: float) -> float:
         return alt_m / self.climb_rate_ms + alt_m / self.descent_rate_ms
+
+    def overhead_s(self, alt_m: float) -> float:
+        """Climb, descent, and the two corners where the legs to and from launch meet the
+        sweep (the route's own corners are counted separately)."""
+        return self.climb_descent_s(alt_m) + 2 * self.turn_penalty_s
 
 
 @dataclass(frozen=True)
@@ -228,7 +235,10 @@ def split_sorties(
     track: Track, a: int, b: int, launch: NDArray[np.float64], v: Vehicle, alt_m: float
 ) -> list[tuple[int, int]]:
     """The fewest sorties, each within the vehicle's usable endurance, balanced."""
-    if piece_time(track, a, b, launch, v, alt_m) <= v.usable_endurance_s:
+    # Straight-line transits and corner counts are estimates; the routed sortie may be a
+    # little longer, so plan each to a slightly smaller budget than the battery allows.
+    cap = SORTIE_BUDGET_SHARE * v.usable_endurance_s
+    if piece_time(track, a, b, launch, v, alt_m) <= cap:
         return [(a, b)]
     reach = 2 * np.linalg.norm(track.s_xy[a : b + 1] - launch, axis=1).max() / v.speed_ms
     if reach + v.overhead_s(alt_m) > 0.9 * v.usable_endurance_s:
@@ -240,12 +250,12 @@ def split_sorties(
     n_max = 500
 
     def fit(n: int) -> list[tuple[int, int]] | None:
-        got = partition(track, launch, [v] * n, alt_m, a, b, cap_s=v.usable_endurance_s)
+        got = partition(track, launch, [v] * n, alt_m, a, b, cap_s=cap)
         return None if got is None else [p for p in got[0] if p[1] > p[0]]
 
     # Gallop up from the single-trip estimate to a feasible count, then bisect down to the
     # fewest sorties that fit.
-    lo_n = max(1, math.ceil(piece_time(track, a, b, launch, v, alt_m) / v.usable_endurance_s) - 1)
+    lo_n = max(1, math.ceil(piece_time(track, a, b, launch, v, alt_m) / cap) - 1)
     hi_n, best = lo_n + 1, None
     while hi_n <= n_max:
         best = fit(hi_n)

@@ -63,7 +63,7 @@ def test_short_battery_makes_several_sorties_each_within_endurance(draw):
     for seg in plan.segments:
         assert len(seg.sorties) >= 2
         for s in seg.sorties:
-            assert s.est_time_s <= 900.0 * 1.05  # the estimate uses the routed transits
+            assert s.est_time_s <= 900.0  # within the usable battery, routed transits included
             assert s.waypoints[-1].kind == "transit"  # back over launch before RTL
     assert measured_coverage(plan, local.frame, local.searchable) > 0.995
 
