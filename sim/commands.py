@@ -201,7 +201,9 @@ class CommandsMixin:
         mode = decode(self.flavour, custom)
         if mode is None:
             return UNSUPPORTED
-        return ACCEPTED if self.request_mode(mode) else DENIED
+        if self.request_mode(mode):
+            return ACCEPTED
+        return DENIED if self.flavour == "px4" else FAILED
 
     def request_mode(self, mode: Mode) -> bool:
         """A mode change asked by a pilot; False (with a STATUSTEXT) when refused."""
@@ -220,6 +222,9 @@ class CommandsMixin:
             self.statustext(M.MAV_SEVERITY_CRITICAL, "Return denied: no home position")
             return False
         if self.motor_failed and mode != Mode.LAND:
+            return False
+        if mode == Mode.ORBIT and (self.landed or not self.armed):
+            self.statustext(M.MAV_SEVERITY_CRITICAL, "Orbit/Circle needs a flying vehicle")
             return False
         if mode == Mode.MISSION:
             no_mission = not self.plans[ms.MISSION]
@@ -263,12 +268,31 @@ class CommandsMixin:
         elif mode == Mode.TAKEOFF:
             if self.armed and self.landed:
                 self._start_takeoff()
+        elif mode == Mode.ORBIT:
+            self.orbit = self._default_orbit()
         elif mode == Mode.LAND:
             self.target = None
         elif mode == Mode.MISSION:
             self._enter_mission(prev)
         if not quiet:
             self.statustext(M.MAV_SEVERITY_INFO, f"Mode {mode_name(self.flavour, mode)}")
+
+    def _default_orbit(self) -> Orbit | None:
+        """The circle a bare mode switch flies: ArduPilot CIRCLE puts its centre one radius
+        ahead of the nose; PX4 orbits the current position at NAV_LOITER_RAD."""
+        if self.landed:
+            return None
+        b = self.body
+        if self.flavour == "ardupilot":
+            radius = max(self.params["CIRCLE_RADIUS"] / 100, 1.0)
+            rate = self.params["CIRCLE_RATE"]
+            yaw = math.radians(b.yaw_deg)
+            cx, cy = b.x + radius * math.sin(yaw), b.y + radius * math.cos(yaw)
+            speed = min(abs(rate) * math.pi / 180 * radius, self.airframe.max_speed_ms)
+            return Orbit(cx, cy, b.alt_amsl, radius if rate >= 0 else -radius, max(speed, 0.5))
+        radius = self.params["NAV_LOITER_RAD"]
+        speed = min(5.0, self.airframe.cruise_speed_ms)
+        return Orbit(b.x, b.y, b.alt_amsl, radius, speed)
 
     def _start_takeoff(self) -> None:
         b = self.body
@@ -374,7 +398,7 @@ class CommandsMixin:
         speed = (
             p[1] if math.isfinite(p[1]) and p[1] != 0 else min(5.0, self.airframe.cruise_speed_ms)
         )
-        self.set_mode(Mode.HOLD, quiet=True)
+        self.set_mode(Mode.ORBIT, quiet=True)
         self.orbit = Orbit(cx, cy, alt, abs(radius) * (1 if radius > 0 else -1), abs(speed))
         self.statustext(M.MAV_SEVERITY_INFO, f"Orbit: radius {abs(radius):.0f} m")
         return ACCEPTED

@@ -22,6 +22,7 @@ class Mode(StrEnum):
     RTL = "RTL"
     LAND = "LAND"
     BRAKE = "BRAKE"
+    ORBIT = "ORBIT"  # PX4 Orbit (POSCTL sub mode 1); ArduPilot CIRCLE
 
 
 PX4_MAIN = {
@@ -39,6 +40,7 @@ _PX4: dict[Mode, tuple[int, int]] = {
     Mode.MANUAL: (1, 0),
     Mode.ALTCTL: (2, 0),
     Mode.POSCTL: (3, 0),
+    Mode.ORBIT: (3, 1),
     Mode.OFFBOARD: (6, 0),
     Mode.STABILIZED: (7, 0),
     Mode.TAKEOFF: (4, 2),
@@ -75,6 +77,7 @@ _AP: dict[Mode, int] = {
     Mode.LAND: 9,
     Mode.POSCTL: 16,
     Mode.BRAKE: 17,
+    Mode.ORBIT: 7,
 }
 _AP_NAMES = {v: k for k, v in AP_COPTER.items()}
 
@@ -92,7 +95,7 @@ def px4_decode(custom_mode: int) -> Mode | None:
         sub = sub or 4
         if sub == 1:
             sub = 3
-    else:
+    elif main != 3:
         sub = 0
     for mode, code in _PX4.items():
         if code == (main, sub):
@@ -128,5 +131,6 @@ def mode_name(flavour: str, mode: Mode) -> str:
             Mode.RTL: "AUTO.RTL",
             Mode.LAND: "AUTO.LAND",
             Mode.TAKEOFF: "AUTO.TAKEOFF",
+            Mode.ORBIT: "ORBIT",
         }.get(mode, mode.value)
     return _AP_NAMES.get(ap_custom_mode(mode), mode.value)

@@ -85,6 +85,8 @@ ARDUPILOT_PARAMS: tuple[ParamSpec, ...] = (
     _p("WPNAV_SPEED_UP", 250.0),
     _p("WPNAV_SPEED_DN", 150.0),
     _p("WPNAV_RADIUS", 200.0),  # cm
+    _p("CIRCLE_RADIUS", 1000.0),  # cm
+    _p("CIRCLE_RATE", 20.0),  # deg/s, positive clockwise
     _p("FENCE_ENABLE", 1, INT8),
     _p("FENCE_ACTION", 1, INT8),  # 0 report, 1 RTL or land, 2 land, 4 brake
     _p("FENCE_ALT_MAX", 100.0),

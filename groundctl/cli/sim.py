@@ -65,13 +65,13 @@ def run_sim(
     home_spacing: Annotated[
         float, typer.Option("--home-spacing", help="Metres between vehicles' homes (east).")
     ] = 5.0,
-    loss: Annotated[float, typer.Option("--loss", help="Packet loss %% on every link.")] = 0.0,
+    loss: Annotated[float, typer.Option("--loss", help="Packet loss % on every link.")] = 0.0,
     latency: Annotated[float, typer.Option("--latency", help="One-way link latency in ms.")] = 0.0,
     duplicate: Annotated[
-        float, typer.Option("--duplicate", help="Duplicated packets %% on every link.")
+        float, typer.Option("--duplicate", help="Duplicated packets % on every link.")
     ] = 0.0,
     reorder: Annotated[
-        float, typer.Option("--reorder", help="Reordered packets %% on every link.")
+        float, typer.Option("--reorder", help="Reordered packets % on every link.")
     ] = 0.0,
     wind: Annotated[float, typer.Option("--wind", help="Mean wind speed, m/s.")] = 0.0,
     wind_from: Annotated[

@@ -178,3 +178,43 @@ async def test_turning_back_fixed_wing_needs_its_turn_radius(name, min_m, max_m)
             excursion = max(excursion, abs(v.body.x - x0))
         assert min_m <= excursion <= max_m
         assert v.body.vy < 0  # heading south in the end
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+async def test_orbit_and_circle_modes(mavic3t, autopilot):
+    async with SimFleet(
+        vehicles=1,
+        autopilot=autopilot,
+        airframe=mavic3t,
+        home=HOME,
+        seed=1,
+        gcs_port=None,
+        api_base_port=None,
+        manual_clock=True,
+    ) as fleet:
+        v = fleet.vehicles[0]
+        await fleet.advance(3.0)
+        if autopilot == "ardupilot":
+            assert v.command(176, [1, 7, 0, 0, 0, 0, 0]) == 4  # CIRCLE on the ground: refused
+            assert v.command(176, [1, 4, 0, 0, 0, 0, 0]) == ACCEPTED  # GUIDED
+        assert v.command(M_ARM, [1, 0, 0, 0, 0, 0, 0]) == ACCEPTED
+        alt = [0, 0, 0, NAN, NAN, NAN, HOME[2] + 30] if autopilot == "px4" else [0] * 6 + [30]
+        assert v.command(M_TAKEOFF, alt) == ACCEPTED
+        await fleet.advance(15.0)
+        if autopilot == "px4":
+            lat, lon = HOME[0] + 0.0005, HOME[1]
+            assert v.command(34, [40, 5, 0, NAN, lat, lon, HOME[2] + 30]) == ACCEPTED
+            cx, cy = v.to_local(lat, lon)
+            radius, custom = 40.0, (3 << 16) | (1 << 24)
+        else:
+            assert v.command(176, [1, 7, 0, 0, 0, 0, 0]) == ACCEPTED  # CIRCLE
+            cx, cy = v.orbit.cx, v.orbit.cy
+            radius, custom = 10.0, 7
+        await fleet.advance(90.0)
+        assert v.build(0).custom_mode == custom  # HEARTBEAT
+        angles = []
+        for _ in range(10):
+            await fleet.advance(2.0)
+            assert abs(math.hypot(v.body.x - cx, v.body.y - cy) - radius) < 2.0
+            angles.append(math.atan2(v.body.x - cx, v.body.y - cy))
+        assert len({round(a, 1) for a in angles}) > 5  # going round, not parked
