@@ -137,6 +137,12 @@ def classify(
         # Without temperature a person and a sheep differ only in size and company; a person
         # taken for an animal may be ignored, an animal taken for a person costs a look.
         animal = animal * np.where(np.isnan(f.contrast_rel), 1.0, 0.6)
+        # Nor can a warm structure be told from a hot object by temperature: only something
+        # car-shaped (3-20 m², 1.5-4 times as long as wide) is reported as one.
+        car_like = _trap(f.area_m2, 2.0, 3.0, 20.0, 30.0, 0.0) * _trap(
+            elong, 1.1, 1.5, 4.0, 5.5, 0.0
+        )
+        hot = np.where(np.isnan(f.contrast_rel), hot, hot * car_like)
     else:
         rel = np.ones(n)
     # A hot or big-round object is not a person or animal to the same degree.
