@@ -12,12 +12,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mosquitto_broker import MOSQUITTO, Certs, Mosquitto, make_certs
 
-if not Path(MOSQUITTO).exists():  # pragma: no cover - make test installs it
-    pytest.exit("mosquitto is not installed; run `make test` (it installs it)", returncode=3)
+
+def _need_mosquitto() -> None:
+    if not Path(MOSQUITTO).exists():  # pragma: no cover - make test installs it
+        pytest.fail("mosquitto is not installed; run `make test` (it installs it)")
 
 
 @pytest.fixture
 def broker(tmp_path):
+    _need_mosquitto()
     b = Mosquitto(tmp_path / "broker")
     b.start()
     yield b
@@ -32,6 +35,7 @@ def certs(tmp_path_factory) -> Certs:
 
 @pytest.fixture
 def tls_broker(tmp_path, certs):
+    _need_mosquitto()
     b = Mosquitto(
         tmp_path / "tls-broker",
         users={"station": "s3cret-station", "centre": "s3cret-centre"},
