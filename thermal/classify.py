@@ -55,6 +55,11 @@ def _trap(
     return np.where(np.isnan(x), 1.0, m)
 
 
+def _trap0(x: NDArray[np.float64], a: float, b: float, c: float, d: float) -> NDArray[np.float64]:
+    """Like `_trap` with floor 0, but 0 where x is unknown."""
+    return np.nan_to_num(np.interp(x, (a, b, c, d), (0.0, 1.0, 1.0, 0.0)), nan=0.0)
+
+
 def group_size(
     east_m: NDArray[np.float64],
     north_m: NDArray[np.float64],
@@ -114,13 +119,12 @@ def classify(
         * clear
         * np.where(grouped == 1.0, 1.0, np.where(np.isnan(grouped), 0.8, 0.55))
     )
-    roundish_big = _trap(elong, 0.0, 0.0, 1.35, 1.7, 0.0) * _trap(
-        f.area_m2, 0.8, 1.3, 1e9, 1e9, 0.0
-    )
+    # Evidence for a hot object must be present, not merely unknown: NaN sizes count as 0.
+    roundish_big = _trap0(elong, 0.0, 0.0, 1.35, 1.7) * _trap0(f.area_m2, 0.8, 1.3, 1e9, 1e9)
     hot = np.maximum.reduce(
         [
-            _trap(f.area_m2, 2.2, 3.5, cfg.max_area_m2, cfg.max_area_m2 * 2, 0.0),
-            _trap(f.length_m, 2.8, 3.6, 30.0, 60.0, 0.0),
+            _trap0(f.area_m2, 2.2, 3.5, cfg.max_area_m2, cfg.max_area_m2 * 2),
+            _trap0(f.length_m, 2.8, 3.6, 30.0, 60.0),
             np.where(np.isnan(f.peak_c), 0.0, _trap(f.peak_c, 39.0, 44.0, 1e9, 1e9, 0.0)),
             0.85 * roundish_big,
         ]
@@ -139,12 +143,14 @@ def classify(
         animal = animal * np.where(np.isnan(f.contrast_rel), 1.0, 0.6)
         # Nor can a warm structure be told from a hot object by temperature: only something
         # car-shaped (3-20 m², 1.5-4 times as long as wide) is reported as one.
-        car_like = _trap(f.area_m2, 2.0, 3.0, 20.0, 30.0, 0.0) * _trap(
-            elong, 1.1, 1.5, 4.0, 5.5, 0.0
-        )
+        car_like = _trap0(f.area_m2, 2.0, 3.0, 20.0, 30.0) * _trap0(elong, 1.1, 1.5, 4.0, 5.5)
         hot = np.where(np.isnan(f.contrast_rel), hot, hot * car_like)
     else:
         rel = np.ones(n)
+    # Without a pose there are no sizes: a warm blob may be anything, and says so.
+    sized = np.where(np.isnan(f.length_m), 0.6, 1.0)
+    person *= sized
+    animal *= sized
     # A hot or big-round object is not a person or animal to the same degree.
     person *= 1.0 - 0.85 * hot
     animal *= 1.0 - 0.85 * hot

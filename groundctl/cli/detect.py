@@ -37,7 +37,7 @@ from thermal.errors import ThermalError
 from thermal.frame import Scale, ThermalFrame
 from thermal.georef import RelativeAltitudeWarning
 from thermal.hit import Hit
-from thermal.pipeline import FrameResult, Pipeline
+from thermal.pipeline import Detection, FrameResult, Pipeline
 from thermal.readers import (
     ReadOptions,
     SkipLog,
@@ -205,13 +205,14 @@ def detect_command(
         for frame in iter_frames(path, options, skips):
             result = pipe.process(frame)
             stats["frames"] += 1
-            stats["detections"] += len(result.detections)
+            shown = [d for d in result.detections if d.target_class != "unknown"]
+            stats["detections"] += len(shown)
             stats["bad_pixels"] += result.rejected_bad_pixels
             if result.note:
                 notes.add(result.note)
                 stats["unplaced"] += 1
-            if annotate is not None and result.detections:
-                _annotate(result, annotate)
+            if annotate is not None and shown:
+                _annotate(result, shown, annotate)
             progress.update(
                 task,
                 advance=1,
@@ -224,14 +225,14 @@ def detect_command(
     _report(console, hits, stats, skips, notes, relative_alt, output)
 
 
-def _annotate(result: FrameResult, folder: Path) -> None:
+def _annotate(result: FrameResult, shown: Sequence[Detection], folder: Path) -> None:
     px = result.frame.pixels
     lo, hi = np.percentile(
         px[:: max(1, px.shape[0] // 64), :: max(1, px.shape[1] // 64)], [1, 99.9]
     )
     grey = np.clip((px - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255).astype(np.uint8)
     img = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
-    for d in result.detections:
+    for d in shown:
         x, y, w, h = d.bbox
         colour = COLOURS.get(d.target_class, (200, 200, 200))
         cv2.rectangle(img, (x - 2, y - 2), (x + w + 1, y + h + 1), colour, 1)

@@ -119,3 +119,28 @@ def test_bad_input_exits_2_with_one_line(run_cli, tmp_path, args, message):
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_plain_8bit_images_without_pose_are_detected_not_placed(run_cli, tmp_path):
+    import cv2
+
+    folder = tmp_path / "video_frames"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for k in range(3):
+        img = np.clip(rng.normal(90, 2, (256, 320)), 0, 255).astype(np.uint8)
+        img[100:112, 60 + 20 * k : 66 + 20 * k] = 235  # a warm walker crossing the view
+        cv2.imwrite(str(folder / f"v{k}.png"), img)
+    r = run_cli(
+        "detect",
+        str(folder),
+        "--annotate",
+        str(tmp_path / "ann"),
+        "-o",
+        str(tmp_path / "h.geojson"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "3 frames, 3 detections, 0 confirmed hits" in r.stdout
+    assert "no pose" in r.stdout
+    assert len(list((tmp_path / "ann").glob("*.png"))) == 3
+    assert json.loads((tmp_path / "h.geojson").read_text())["features"] == []
