@@ -8,7 +8,8 @@
 - A JSON sidecar next to an image (``frame_7.tiff`` + ``frame_7.json``, format in
   `thermal.frame`) gives scale, pose, time and ids; otherwise pose comes from DJI XMP or
   EXIF GPS where present.
-- ``*.gctf``: a recording of the frame stream (`thermal.framing` records back to back).
+- ``*.gctf``: a recording of the frame stream (`thermal.framing` records back to back);
+  ``tcp://host:port``: the live stream itself.
 
 `iter_frames` never stops on a bad file: it is skipped, counted in a `SkipLog`, and a
 `SkippedFileWarning` says which file and why.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from thermal.frame import Pose, Scale, ThermalFrame, frame_from_header
 IMAGE_EXTS = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".pgm", ".bmp"}
 VIDEO_EXTS = {".mp4", ".avi", ".mkv", ".mov", ".m4v", ".ts", ".mpg", ".mpeg", ".webm"}
 STREAM_EXTS = {".gctf"}
-URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "rtp://")
+URL_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "rtp://", "tcp://")
 
 # Plausible range of apparent temperatures (°C) a thermal camera outdoors reports; values
 # far outside mean the scale is wrong (e.g. a 16-bit image that is not centi-Kelvin).
@@ -321,7 +323,9 @@ def iter_frames(
     for index, item in enumerate(list_inputs(path)):
         ext = Path(item).suffix.lower()
         try:
-            if is_url(item) or ext in VIDEO_EXTS:
+            if item.lower().startswith("tcp://"):
+                yield from iter_socket_stream(item)
+            elif is_url(item) or ext in VIDEO_EXTS:
                 yield from iter_video(item, options)
             elif ext in STREAM_EXTS:
                 yield from iter_stream_file(item)
@@ -331,6 +335,28 @@ def iter_frames(
             skips.add(item, str(exc).removeprefix(f"{item}: "))
         except OSError as exc:
             skips.add(item, f"cannot read ({exc})")
+
+
+def iter_socket_stream(url: str, timeout_s: float = 30.0) -> Iterator[ThermalFrame]:
+    """Frames from a live frame stream at ``tcp://host:port`` (the simulator's payload or a
+    drone's), blocking, until the sender closes the connection."""
+    hostport = url[len("tcp://") :].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise FrameError(f"{url}: expected tcp://HOST:PORT")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as sock:
+        fh = sock.makefile("rb")
+        n = 0
+        while True:
+            prefix = fh.read(8)
+            if not prefix:
+                return
+            if len(prefix) < 8:
+                raise FrameError(f"{url}: stream ended inside frame {n}")
+            head = fh.read(framing.decode_header(prefix))
+            _, _, _, nbytes = framing.parse_header(head)
+            yield framing.decode(prefix + head + fh.read(nbytes), f"{url}#{n}")
+            n += 1
 
 
 async def iter_stream(host: str, port: int) -> AsyncIterator[ThermalFrame]:

@@ -144,3 +144,36 @@ def test_plain_8bit_images_without_pose_are_detected_not_placed(run_cli, tmp_pat
     assert "no pose" in r.stdout
     assert len(list((tmp_path / "ann").glob("*.png"))) == 3
     assert json.loads((tmp_path / "h.geojson").read_text())["features"] == []
+
+
+def test_detect_reads_a_live_frame_stream(run_cli, tmp_path):
+    import socket
+    import threading
+
+    from thermal import framing
+
+    write_pass(tmp_path / "frames", n=8)
+    from thermal.readers import iter_frames
+
+    payload = b"".join(framing.encode(f) for f in iter_frames(tmp_path / "frames"))
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(payload)
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    r = run_cli("detect", f"tcp://127.0.0.1:{port}", "-o", str(tmp_path / "live.geojson"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("8 frames") == 1
+    feats = json.loads((tmp_path / "live.geojson").read_text())["features"]
+    assert [f["properties"]["class"] for f in feats] == ["person"]
+    # nobody listening: a counted skip, not a crash
+    closed = socket.create_server(("127.0.0.1", 0))
+    dead_port = closed.getsockname()[1]
+    closed.close()
+    r = run_cli("detect", f"tcp://127.0.0.1:{dead_port}")
+    assert r.returncode == 0 and "1 files skipped" in r.stdout
