@@ -1,7 +1,7 @@
 """`groundctl detect PATH`: run the thermal pipeline over recorded footage.
 
 PATH is an image, a folder of images (with JSON sidecars or DJI/FLIR metadata), a video, an
-RTSP/HTTP URL or a frame-stream recording (``.gctf``). Confirmed hits are printed as a table
+RTSP/HTTP URL, a frame-stream recording (``.gctf``) or a live stream (``tcp://host:port``). Confirmed hits are printed as a table
 and written as GeoJSON or CSV; ``--annotate DIR`` writes every frame with detections, boxes
 and labels drawn, for a person to check.
 """
@@ -117,7 +117,12 @@ class CameraResolver:
 @app.command("detect")
 def detect_command(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="Image, folder, video, RTSP URL or .gctf recording.")],
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="Image, folder, video, RTSP URL, .gctf recording or tcp://HOST:PORT stream."
+        ),
+    ],
     camera: Annotated[
         str | None,
         typer.Option(
