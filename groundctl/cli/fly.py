@@ -59,9 +59,25 @@ async def _connect(fleet: FleetConfig, timeout_s: float) -> dict[str, Vehicle]:
 
 async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bool]:
     """Upload each drone's geofence, then evaluate and print the go/no-go table."""
+    from groundctl.errors import LinkError
     from groundctl.fleet import preflight
     from groundctl.link import MissionType
 
+    async def settled(v: Vehicle) -> None:
+        # A drone just connected may still be getting its fix and home: give it a moment.
+        with contextlib.suppress(LinkError):
+            await v.telemetry.wait_for(
+                lambda s: (
+                    s.gps is not None
+                    and s.gps.fix_type >= 3
+                    and s.home is not None
+                    and s.battery is not None
+                ),
+                timeout_s=20.0,
+                what="GPS fix and home",
+            )
+
+    await asyncio.gather(*(settled(v) for v in orch.vehicles.values()))
     results = {}
     for name, v in orch.vehicles.items():
         fence_ok = True
@@ -125,7 +141,10 @@ async def _fly(
     if sim_n:
         from groundctl.fleet.simfleet import start_sim
 
-        sim_handle = await start_sim(plan, sim_n, flavour=sim_flavour, speedup=speedup)
+        sim_airframe = fleet.vehicles[0].airframe
+        sim_handle = await start_sim(
+            plan, sim_n, flavour=sim_flavour, speedup=speedup, airframe=sim_airframe
+        )
         fleet = parse_fleet(
             {
                 "operation": fleet.operation,
@@ -133,7 +152,7 @@ async def _fly(
                     {
                         "name": f"sim{i + 1}",
                         "connection": url,
-                        "airframe": "mavic3t",
+                        "airframe": sim_airframe,
                         "sysid": sysid,
                     }
                     for i, (url, sysid) in enumerate(sim_handle.endpoints)
@@ -149,7 +168,14 @@ async def _fly(
         with console.status(f"connecting to {len(fleet.vehicles)} vehicle(s)..."):
             vehicles = await _connect(fleet, timeout_s=30.0)
         orch = Orchestrator(
-            plan, fleet, vehicles, journal, airframes, time_scale=time_scale, battery_swap=swap
+            plan,
+            fleet,
+            vehicles,
+            journal,
+            airframes,
+            time_scale=time_scale,
+            battery_swap=swap,
+            lost_after_s=max(5.0, fleet.lost_after_s / time_scale),
         )
         orch.assign_plan()
         go = await _preflight_table(orch, console)
@@ -258,7 +284,7 @@ def fly(
         float, typer.Option("--speedup", min=1.0, max=200.0, help="Simulation speed-up.")
     ] = 10.0,
     airframe: Annotated[
-        str, typer.Option("--airframe", help="Airframe of --connect drones.")
+        str, typer.Option("--airframe", help="Airframe of --connect / --sim drones.")
     ] = "mavic3t",
     operation: Annotated[
         str, typer.Option("--operation", help="Operation name (--connect/--sim).")
@@ -310,7 +336,7 @@ def fly(
             {
                 "operation": op.replace(" ", "-") or "sim",
                 "vehicles": [
-                    {"name": "placeholder", "connection": "sim://0", "airframe": "mavic3t"}
+                    {"name": "placeholder", "connection": "sim://0", "airframe": airframe}
                 ],
             },
             "--sim",

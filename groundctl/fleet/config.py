@@ -114,6 +114,9 @@ class FleetConfig(_Strict):
     overwatch: OverwatchConfig = OverwatchConfig()
     # A battery swap on the ground: how long the orchestrator waits before the next sortie.
     battery_swap_s: float = Field(default=180.0, ge=0, le=7200)
+    # A drone silent this long is given up: its unswept lanes go to the others. If it is
+    # heard again it is brought home and given work again.
+    lost_after_s: float = Field(default=30.0, ge=3, le=600)
     # Owned by dispatch (issue 7); carried through unread.
     dispatch: dict[str, Any] | None = None
     # SQLite journal; relative paths are relative to the fleet file.

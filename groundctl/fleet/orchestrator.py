@@ -169,6 +169,7 @@ class Orchestrator:
         self.min_person_confidence = min_person_confidence
         self._side: list[asyncio.Task[None]] = []
         self._rtl_alt_set: set[str] = set()
+        self._lost_link: set[str] = set()
         self.cfg: dict[str, VehicleConfig] = {
             v.name: v for v in fleet.vehicles if v.name in vehicles
         }
@@ -187,6 +188,9 @@ class Orchestrator:
         self._orders: dict[str, asyncio.Queue[Watch]] = {n: asyncio.Queue() for n in self.cfg}
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
+        self._uptime_hist: dict[str, deque[tuple[float, int]]] = {
+            n: deque(maxlen=100) for n in self.cfg
+        }
         self._battery_hist: dict[str, deque[tuple[float, float]]] = {
             n: deque(maxlen=200) for n in self.cfg
         }
@@ -213,7 +217,20 @@ class Orchestrator:
         return self.vehicles[name].sysid
 
     def wall(self, sim_s: float) -> float:
-        return sim_s / self.time_scale
+        """Wall seconds for `sim_s` seconds of flight, at the measured pace of the vehicles."""
+        return sim_s / self.pace()
+
+    def pace(self) -> float:
+        """Vehicle seconds per wall second, from the autopilots' own boot clocks (1 for real
+        drones; a loaded simulator runs slower than its nominal speed-up, and this sees it)."""
+        rates = []
+        for hist in self._uptime_hist.values():
+            if len(hist) >= 2 and hist[-1][0] - hist[0][0] >= 2.0:
+                rates.append((hist[-1][1] - hist[0][1]) / 1000.0 / (hist[-1][0] - hist[0][0]))
+        if not rates:
+            return self.time_scale
+        rates.sort()
+        return max(0.05, rates[len(rates) // 2])
 
     @property
     def fraction_swept(self) -> float:
@@ -347,6 +364,16 @@ class Orchestrator:
             active = self._reattach.pop(name, None)
             if isinstance(active, ActiveSortie):
                 await self._fly(name, active.job, reattach=active)
+            elif airborne(self._observe(name)):
+                # In the air with nothing we know of for it to do (a watch of an earlier
+                # ground station, or a link that came back): bring it home, then use it.
+                self.journal.event(
+                    "airborne_without_sortie",
+                    "return to launch",
+                    sysid=view.sysid,
+                    severity="warning",
+                )
+                await self._land(name, "in the air with no sortie")
             while not self._stop.is_set():
                 if not self._orders[name].empty():
                     if self.queues[name]:
@@ -394,6 +421,14 @@ class Orchestrator:
         v.mode = st.mode_name or st.mode.value
         v.link_ok = st.link_ok
         v.heartbeat_age_s = st.last_heartbeat_age_s
+        if st.uptime_ms and st.link_ok:
+            up = self._uptime_hist[name]
+            if up and st.uptime_ms < up[-1][1]:
+                up.clear()  # the autopilot rebooted
+            if not up or st.uptime_ms != up[-1][1]:
+                up.append((time.monotonic(), st.uptime_ms))
+            while len(up) > 2 and up[-1][0] - up[0][0] > 10.0:
+                up.popleft()
         if st.battery is not None and st.battery.remaining_pct is not None:
             v.battery_pct = st.battery.remaining_pct
             hist = self._battery_hist[name]
@@ -745,10 +780,12 @@ class Orchestrator:
                 self.journal.event(
                     f"vehicle.{ev.kind.value}", ev.detail, sysid=ev.sysid, severity=sev
                 )
+                if ev.kind == "link_restored" and name in self._lost_link:
+                    self._recover(name)
 
         async def track() -> None:
             while True:
-                await asyncio.sleep(max(0.2, 1.0 / self.time_scale))
+                await asyncio.sleep(max(0.2, 1.0 / self.pace()))
                 st = v.telemetry.state()
                 p = st.position
                 if p is None or not st.link_ok:
@@ -803,8 +840,20 @@ class Orchestrator:
             await asyncio.sleep(1.0)
 
     # ------------------------------------------------------------------ lost drones
+    def _recover(self, name: str) -> None:
+        """A drone given up for a lost link is heard again: it comes home and takes work."""
+        if self._stop.is_set():
+            return
+        self._lost_link.discard(name)
+        self.lost.discard(name)
+        self.views[name].phase, self.views[name].note = "recovered", "link back"
+        self.journal.event("vehicle_recovered", sysid=self.views[name].sysid, severity="warning")
+        self._tasks.append(asyncio.create_task(self._drone(name), name=f"drone-{name}"))
+
     def _on_lost(self, name: str, why: str) -> None:
         self.lost.add(name)
+        if why.startswith("no link"):
+            self._lost_link.add(name)
         view = self.views[name]
         view.phase, view.note = "LOST", why
         self.journal.event("vehicle_lost", why, sysid=view.sysid, severity="critical")

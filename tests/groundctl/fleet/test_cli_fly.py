@@ -98,7 +98,7 @@ def test_fly_sim_sweeps_the_plan_end_to_end(run_cli, tmp_path):
         "op.sqlite",
         timeout=170,
     )
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
     assert "Pre-flight: go / no-go" in r.stdout and r.stdout.count("GO") >= 3
     assert "search complete: 100% of lanes swept" in r.stdout
     store = Store.open(tmp_path / "op.sqlite")

@@ -270,3 +270,27 @@ async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour, via_sto
     finally:
         await mgr.close()
         await sim.stop()
+
+
+async def test_drone_silent_too_long_is_replaced_then_recovered_when_heard_again(tmp_path):
+    plan = make_plan(segments=2, lanes_per_sortie=6, lane_len_m=150)
+    sim = await start_sim(plan, 2, flavour="px4", speedup=SPEEDUP)
+    mgr = LinkManager(gcs_sysid=245)
+    sim.name_drones(["a", "b"])
+    try:
+        fleet, vehicles = await connect(sim, mgr, ["a", "b"])
+        orch = orchestrator(plan, fleet, vehicles, tmp_path / "op.sqlite", sim)
+        run = asyncio.create_task(orch.run())
+        await wait_until(lambda: orch.views["a"].lanes_swept >= 1, 90, "a sweeping")
+        sim.vehicle("a").faults.loss_pct = 100.0  # radio out of range
+        await wait_until(lambda: "a" in orch.lost, 60, "a given up")
+        sim.vehicle("a").faults.loss_pct = 0.0
+        await wait_until(lambda: "a" not in orch.lost, 60, "a recovered")
+        await asyncio.wait_for(run, timeout=150)
+        assert orch.fraction_swept == 1.0 and orch.lost == set()
+        kinds = [e.kind for e in orch.journal.store.events()]
+        assert "vehicle_lost" in kinds and "reassigned" in kinds and "vehicle_recovered" in kinds
+        assert not sim.vehicle("a").armed and not sim.vehicle("b").armed
+    finally:
+        await mgr.close()
+        await sim.stop()
