@@ -58,6 +58,10 @@ log = logging.getLogger(__name__)
 ON_STATION_RADIUS_M = 15.0
 # Extra battery kept on top of reserve + flight home, for wind and estimate error.
 RETURN_MARGIN_PCT = 3.0
+# A drone on the ground needs this long (vehicle seconds) for checks, arming and the take-off
+# command, plus command round trips that do not speed up in a simulator (wall seconds).
+LAUNCH_S = 20.0
+LAUNCH_WALL_S = 2.0
 
 BatterySwap = Callable[[str], Awaitable[None]]
 
@@ -116,6 +120,7 @@ class Watch:
     arrived: dict[str, asyncio.Event] = field(default_factory=dict)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     handovers: int = 0
+    incoming: set[str] = field(default_factory=set)  # reliefs ordered, not there yet
     slot: int = 0  # alternates the hold altitude so two drones over the target are separated
 
     @property
@@ -954,8 +959,8 @@ class Orchestrator:
             )
             transit = self.wall(
                 assign.distance_m(here, watch.target) / af.cruise_speed_ms
-                + (0 if airborne(st) else self.transit_alt[n] / af.climb_rate_ms)
-            )
+                + (0 if airborne(st) else self.transit_alt[n] / af.climb_rate_ms + LAUNCH_S)
+            ) + (0.0 if airborne(st) else LAUNCH_WALL_S)
             pct = (
                 st.battery.remaining_pct
                 if st.battery and st.battery.remaining_pct is not None
@@ -1046,12 +1051,14 @@ class Orchestrator:
                     break
             watch.slot ^= 1
             self._order(relief_name, watch)
+            watch.incoming.add(relief_name)
             arrived = watch.arrived_event(relief_name)
             while not arrived.is_set() and not watch.ended.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(arrived.wait(), timeout=0.5)
                 if relief_name in self.lost:
                     break
+            watch.incoming.discard(relief_name)
             if arrived.is_set():
                 watch.released.add(watcher)
                 watch.handovers += 1
@@ -1114,7 +1121,10 @@ class Orchestrator:
                 reason = "relieved" if name in watch.released else "overwatch ended"
                 break
             pct = st.battery.remaining_pct if st.battery else None
-            if pct is not None and pct <= self.leave_threshold_pct(name, st):
+            # With a relief on its way the drone may use its return margin (never its
+            # reserve) to wait for it: no gap over the person.
+            spare = RETURN_MARGIN_PCT if watch.incoming else 0.0
+            if pct is not None and pct <= self.leave_threshold_pct(name, st) - spare:
                 reason = f"low battery {pct:.0f}%"
                 self.journal.event("overwatch_leave", reason, sysid=v.sysid, severity="warning")
                 break

@@ -100,7 +100,7 @@ async def wait_until(pred, timeout_s: float = 60.0, what: str = "") -> None:
 
 @pytest.mark.parametrize("flavour", ["px4", "ardupilot"])
 async def test_killed_drone_lanes_are_finished_by_another(tmp_path, flavour):
-    plan = make_plan(segments=2, lanes_per_sortie=6, lane_len_m=150)
+    plan = make_plan(segments=2, lanes_per_sortie=5, lane_len_m=100)
     sim = await start_sim(plan, 2, flavour=flavour, speedup=SPEEDUP)
     mgr = LinkManager(gcs_sysid=245)
     sim.name_drones(["a", "b"])
@@ -134,7 +134,7 @@ async def test_killed_drone_lanes_are_finished_by_another(tmp_path, flavour):
 
 @pytest.mark.parametrize("flavour", ["px4", "ardupilot"])
 async def test_low_battery_ends_sortie_and_next_resumes_where_it_stopped(tmp_path, flavour):
-    plan = make_plan(segments=1, lanes_per_sortie=6, lane_len_m=150)
+    plan = make_plan(segments=1, lanes_per_sortie=6, lane_len_m=100)
     sim = await start_sim(plan, 1, flavour=flavour, speedup=SPEEDUP)
     mgr = LinkManager(gcs_sysid=245)
     sim.name_drones(["a"])
@@ -273,7 +273,7 @@ async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour, via_sto
 
 
 async def test_drone_silent_too_long_is_replaced_then_recovered_when_heard_again(tmp_path):
-    plan = make_plan(segments=2, lanes_per_sortie=6, lane_len_m=150)
+    plan = make_plan(segments=2, lanes_per_sortie=5, lane_len_m=100)
     sim = await start_sim(plan, 2, flavour="px4", speedup=SPEEDUP)
     mgr = LinkManager(gcs_sysid=245)
     sim.name_drones(["a", "b"])
