@@ -116,9 +116,9 @@ class FlightMixin:
             landed_delay = preflight = self.params["DISARM_DELAY"]
         touched_down = self._landed_since_sim > self._armed_at_sim + 0.01
         if touched_down:
-            if landed_delay > 0 and self.clock.elapsed(
-                self._landed_since_sim, self._landed_since_wall, landed_delay
-            ):
+            # Nothing on the ground races this one: it runs in simulated time only. The
+            # pre-flight disarm below must also give a ground station time to send take-off.
+            if landed_delay > 0 and self.clock.sim_s - self._landed_since_sim >= landed_delay:
                 self.disarm("landed")
         elif (
             preflight > 0
