@@ -52,7 +52,11 @@ Python API (stable; tests and the ground station's own tests start it in-process
 For synchronous scripts, ``with SimFleetThread(**same_kwargs) as ft: ft.vehicles[0]...``
 runs the fleet on a background thread; ``ft.call(fn)`` runs fn on the simulator's loop.
 
-Protocol: see `sim.vehicle` (messages, commands, mission protocol) and `sim.modes`.
+Modules: `sim.vehicle` (state, input dispatch, faults), `sim.telemetry` (streams and their
+rates), `sim.commands` (MAV_CMDs and mode changes), `sim.missionproto` (mission protocol),
+`sim.flight` (navigation, mission execution, failsafes), `sim.physics` (point mass, wind,
+battery), `sim.modes` (PX4/ArduPilot custom_mode), `sim.params`, `sim.link` (UDP/TCP + faults),
+`sim.clock` (simulated time; which timeouts also hold in wall time).
 `sim.mavext.install(dialect)` adds the mission opaque-id extension fields to a pymavlink
 dialect (pymavlink 2.4.50 predates them); the simulator sends them.
 """
