@@ -294,3 +294,43 @@ async def test_drone_silent_too_long_is_replaced_then_recovered_when_heard_again
     finally:
         await mgr.close()
         await sim.stop()
+
+
+async def test_mixed_backends_pymavlink_and_mavsdk_sweep_together(tmp_path):
+    """One PX4 drone driven through MAVSDK, one through pymavlink, in the same fleet."""
+    plan = make_plan(segments=2, lanes_per_sortie=2)
+    sim = await start_sim(plan, 2, flavour="px4", speedup=SPEEDUP)
+    mgr = LinkManager(gcs_sysid=245)
+    names = ["py", "ms"]
+    sim.name_drones(names)
+    try:
+        fleet = parse_fleet(
+            {
+                "operation": "simtest",
+                "vehicles": [
+                    {
+                        "name": n,
+                        "connection": url,
+                        "airframe": "mavic3t",
+                        "sysid": sysid,
+                        "backend": b,
+                    }
+                    for n, b, (url, sysid) in zip(
+                        names, ["pymavlink", "mavsdk"], sim.endpoints, strict=True
+                    )
+                ],
+            },
+            "test",
+        )
+        vehicles = {
+            v.name: await mgr.vehicle(v.connection, sysid=v.sysid, backend=v.backend, timeout_s=30)
+            for v in fleet.vehicles
+        }
+        assert vehicles["ms"].identity.backend == "mavsdk"
+        orch = orchestrator(plan, fleet, vehicles, tmp_path / "op.sqlite", sim)
+        await asyncio.wait_for(orch.run(), timeout=150)
+        assert orch.fraction_swept == 1.0 and orch.lost == set()
+        assert orch.uploads["py"] > 0 and orch.uploads["ms"] > 0
+    finally:
+        await mgr.close()
+        await sim.stop()
