@@ -135,6 +135,14 @@ class FleetConfig(_Strict):
                 f"two vehicles claim system id {dup_ids[0]}; every drone needs its own "
                 "MAV_SYS_ID (PX4) / SYSID_THISMAV (ArduPilot)"
             )
+        conns = [v.connection for v in self.vehicles]
+        for url in sorted({c for c in conns if conns.count(c) > 1}):
+            unnamed = [v.name for v in self.vehicles if v.connection == url and v.sysid is None]
+            if unnamed:
+                raise ValueError(
+                    f"vehicles {', '.join(unnamed)} share {url} with others and need a sysid "
+                    "each, or one would be taken for the other"
+                )
         gcs = {v.gcs_sysid or self.gcs_sysid for v in self.vehicles}
         if gcs & set(ids):
             raise ValueError(f"a vehicle's sysid equals the GCS system id {sorted(gcs & set(ids))}")

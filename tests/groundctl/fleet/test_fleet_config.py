@@ -116,3 +116,14 @@ def test_missing_file_and_no_vehicles(tmp_path):
 def test_fleet_from_connect_urls():
     fleet = fleet_from_urls(["udpin://0.0.0.0:14540", "tcp://127.0.0.1:5760"], "mavic3t")
     assert [v.name for v in fleet.vehicles] == ["v1", "v2"]
+
+
+def test_vehicles_sharing_a_link_need_their_sysids(tmp_path):
+    text = GOOD.replace("tcp://127.0.0.1:5760", "udpin://0.0.0.0:14540")
+    with pytest.raises(ConfigError, match=r"a, b share udpin://0.0.0.0:14540 .* need a sysid"):
+        load_fleet(write(tmp_path, text))
+    text = text.replace("airframe: mavic3t", "airframe: mavic3t\n    sysid: 1").replace(
+        "autopilot: ardupilot", "autopilot: ardupilot\n    sysid: 2"
+    )
+    fleet = load_fleet(write(tmp_path, text))
+    assert [v.sysid for v in fleet.vehicles] == [1, 2]
