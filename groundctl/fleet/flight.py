@@ -1,0 +1,36 @@
+"""Small facts about a vehicle in flight, shared by the search and overwatch flows."""
+
+from __future__ import annotations
+
+from groundctl.link import MissionItem, Vehicle, VehicleState
+
+# Extra battery kept on top of reserve + flight home, for wind and estimate error.
+RETURN_MARGIN_PCT = 3.0
+# A drone on the ground needs this long (vehicle seconds) for checks, arming and the take-off
+# command, plus command round trips that do not speed up in a simulator (wall seconds).
+LAUNCH_S = 20.0
+LAUNCH_WALL_S = 2.0
+
+
+def airborne(st: VehicleState) -> bool:
+    """In the air, by the landed state or (before EXTENDED_SYS_STATE is heard) by being
+    armed above the ground."""
+    if st.in_air:
+        return True
+    return st.armed and st.position is not None and st.position.alt_rel_m > 2.0
+
+
+async def holds(v: Vehicle, items: list[MissionItem]) -> bool:
+    """Does the vehicle hold exactly this mission? `matches`, confirmed by a download when it
+    says no: on ArduPilot `matches` compares MISSION_CURRENT.total (which counts home) with
+    our item count and so answers no for the very mission on board."""
+    if await v.mission.matches(items):
+        return True
+    held = await v.mission.download()
+    return len(held) == len(items) and all(
+        a.content_key() == b.content_key() for a, b in zip(held, items, strict=True)
+    )
+
+
+class DroneLost(Exception):
+    """The drone's link stayed lost past the limit, or it stopped flying mid-air."""
