@@ -1,5 +1,9 @@
 """Fleet orchestration: assign segments to drones, fly sorties, keep the search going.
 
-Pure decisions live in `assign`, `progress`, `relay` and `preflight`; `config` reads the fleet
-file; the asyncio orchestration that talks to `groundctl.link.Vehicle`s is in `orchestrator`.
+Pure decisions: `assign` (segments and lost lanes to drones, transit altitudes), `progress`
+(swept lanes from mission progress), `relay` (overwatch relief schedule), `preflight`
+(go/no-go). `config` reads the fleet file; `sortie` turns the plan into mission items and a
+geofence; `journal` keeps commands, events and sortie state in the operation store.
+`orchestrator` (with `overwatch`) is the asyncio part that flies `groundctl.link.Vehicle`s;
+`view` draws the live table; `simfleet` starts simulated drones for `groundctl fly --sim`.
 """
