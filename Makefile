@@ -23,7 +23,6 @@ sysdeps:
 
 demo: $(STAMP)
 	@mkdir -p out
-	$(VENV)/bin/groundctl configs list
 	$(VENV)/bin/groundctl plan configs/areas/valley_3km2.geojson --camera h20t --alt 60 --overlap 20 --drones 3 --airframe m350_h20t -o out/demo-plan.json --export qgc --preview out/demo-plan.png
 
 test: $(STAMP) sysdeps
