@@ -29,7 +29,6 @@ from groundctl.link.types import (
     Attitude,
     Autopilot,
     Battery,
-    EventStream,
     FlightMode,
     Gps,
     Home,
@@ -46,7 +45,14 @@ from groundctl.link.types import (
     coerce_items,
 )
 from groundctl.link.url import parse_url
-from groundctl.link.vehicle import Action, MissionPlans, Params, Telemetry, Vehicle
+from groundctl.link.vehicle import (
+    Action,
+    ChangeTrackingTelemetry,
+    MissionPlans,
+    Params,
+    StateChanges,
+    Vehicle,
+)
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +352,7 @@ class MavsdkVehicle(Vehicle):
             ) from e
 
 
-class _Telemetry(Telemetry):
+class _Telemetry(ChangeTrackingTelemetry):
     def __init__(self, v: MavsdkVehicle) -> None:
         self.v = v
 
@@ -359,39 +365,14 @@ class _Telemetry(Telemetry):
             last_heartbeat_age_s=time.monotonic() - s.last_seen_s,
         )  # fmt: skip
 
-    async def subscribe(self, min_interval_s: float = 0.0) -> AsyncIterator[VehicleState]:
-        s = self.v._s
-        seen = -1
-        while True:
-            if s.version == seen:
-                s.changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(s.changed.wait(), 1.0)
-            seen = s.version
-            yield self.state()
-            if min_interval_s > 0:
-                await asyncio.sleep(min_interval_s)
+    def _changes(self) -> StateChanges:
+        return self.v._s
 
-    def events(self) -> EventStream:
-        return EventStream(self.v._event_queues)
+    def _sysid_label(self) -> int:
+        return self.v._sysid
 
-    async def wait_for(
-        self, predicate: Callable[[VehicleState], bool], timeout_s: float = 30.0, what: str = ""
-    ) -> VehicleState:
-        s = self.v._s
-        deadline = time.monotonic() + timeout_s
-        while True:
-            st = self.state()
-            if predicate(st):
-                return st
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Timeout(
-                    f"vehicle {self.v._sysid}: {what or 'condition'} not reached in {timeout_s:.0f} s (mode {st.mode_name})"
-                )
-            s.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(s.changed.wait(), min(left, 0.5))
+    def _event_queues(self) -> list[Any]:
+        return self.v._event_queues
 
 
 class _Action(Action):

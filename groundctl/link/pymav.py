@@ -8,12 +8,12 @@ import logging
 import math
 import struct
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from groundctl.errors import LinkError
 from groundctl.link.commands import send_command
-from groundctl.link.errors import DuplicateSysidError, ParamError, Timeout, UnsupportedError
+from groundctl.link.errors import DuplicateSysidError, ParamError, UnsupportedError
 from groundctl.link.ext import ext_u32
 from groundctl.link.link import MavLink, VehicleRecord, mavlink2
 from groundctl.link.missionproto import clear_plan, download_plan, upload_plan
@@ -22,7 +22,6 @@ from groundctl.link.types import (
     Attitude,
     Autopilot,
     Battery,
-    EventStream,
     FlightMode,
     Gps,
     Home,
@@ -39,7 +38,14 @@ from groundctl.link.types import (
     coerce_items,
     mission_hash,
 )
-from groundctl.link.vehicle import Action, MissionPlans, Params, Telemetry, Vehicle
+from groundctl.link.vehicle import (
+    Action,
+    ChangeTrackingTelemetry,
+    MissionPlans,
+    Params,
+    StateChanges,
+    Vehicle,
+)
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +210,7 @@ class _Tracker:
         self._uptime(m.time_boot_ms)
 
 
-class _Telemetry(Telemetry):
+class _Telemetry(ChangeTrackingTelemetry):
     def __init__(self, v: PymavVehicle) -> None:
         self.v = v
 
@@ -235,40 +241,14 @@ class _Telemetry(Telemetry):
             reboots=t.reboots,
         )
 
-    async def subscribe(self, min_interval_s: float = 0.0) -> AsyncIterator[VehicleState]:
-        t = self.v._tracker
-        seen = -1
-        while True:
-            if t.version == seen:
-                t.changed.clear()
-                # Also wake up now and then so link_ok / heartbeat age stay current.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(t.changed.wait(), 1.0)
-            seen = t.version
-            yield self.state()
-            if min_interval_s > 0:
-                await asyncio.sleep(min_interval_s)
+    def _changes(self) -> StateChanges:
+        return self.v._tracker
 
-    def events(self) -> EventStream:
-        return EventStream(self.v._event_queues)
+    def _sysid_label(self) -> int:
+        return self.v.sysid
 
-    async def wait_for(
-        self, predicate: Callable[[VehicleState], bool], timeout_s: float = 30.0, what: str = ""
-    ) -> VehicleState:
-        deadline = time.monotonic() + timeout_s
-        t = self.v._tracker
-        while True:
-            st = self.state()
-            if predicate(st):
-                return st
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Timeout(
-                    f"vehicle {self.v.sysid}: {what or 'condition'} not reached in {timeout_s:.0f} s (mode {st.mode_name}, armed {st.armed})"
-                )
-            t.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(t.changed.wait(), min(left, 0.5))
+    def _event_queues(self) -> list[Any]:
+        return self.v._event_queues
 
 
 class _Action(Action):

@@ -29,9 +29,13 @@ the caller's numbering too (ArduPilot seq n -> n-1).
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
+from groundctl.link.errors import Timeout
 from groundctl.link.types import (
     EventStream,
     FlightMode,
@@ -44,6 +48,7 @@ from groundctl.link.types import (
 
 __all__ = [
     "Action",
+    "ChangeTrackingTelemetry",
     "MissionPlans",
     "Params",
     "Telemetry",
@@ -78,6 +83,66 @@ class Telemetry(abc.ABC):
         self, predicate: Callable[[VehicleState], bool], timeout_s: float = 30.0, what: str = ""
     ) -> VehicleState:
         """Wait until `predicate(state)` holds; raise `Timeout` naming `what` otherwise."""
+
+
+class StateChanges(Protocol):
+    """What a backend keeps of its vehicle's state: a counter bumped on every change and an
+    event set with it."""
+
+    version: int
+    changed: asyncio.Event
+
+
+class ChangeTrackingTelemetry(Telemetry):
+    """`subscribe`, `events` and `wait_for` for a backend whose state bumps `StateChanges`.
+
+    Backends give `state()`, `_changes()`, `_sysid_label()` and `_event_queues()`.
+    """
+
+    @abc.abstractmethod
+    def _changes(self) -> StateChanges: ...
+
+    @abc.abstractmethod
+    def _sysid_label(self) -> int: ...
+
+    @abc.abstractmethod
+    def _event_queues(self) -> list[Any]: ...
+
+    async def _changed_or(self, wait_s: float) -> None:
+        changes = self._changes()
+        changes.changed.clear()
+        # Also wake up now and then so link_ok / heartbeat age stay current.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changes.changed.wait(), wait_s)
+
+    async def subscribe(self, min_interval_s: float = 0.0) -> AsyncIterator[VehicleState]:
+        seen = -1
+        while True:
+            if self._changes().version == seen:
+                await self._changed_or(1.0)
+            seen = self._changes().version
+            yield self.state()
+            if min_interval_s > 0:
+                await asyncio.sleep(min_interval_s)
+
+    def events(self) -> EventStream:
+        return EventStream(self._event_queues())
+
+    async def wait_for(
+        self, predicate: Callable[[VehicleState], bool], timeout_s: float = 30.0, what: str = ""
+    ) -> VehicleState:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            st = self.state()
+            if predicate(st):
+                return st
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Timeout(
+                    f"vehicle {self._sysid_label()}: {what or 'condition'} not reached in "
+                    f"{timeout_s:.0f} s (mode {st.mode_name}, armed {st.armed})"
+                )
+            await self._changed_or(min(left, 0.5))
 
 
 class Action(abc.ABC):
