@@ -57,7 +57,8 @@ def _trap(
 
 def _trap0(x: NDArray[np.float64], a: float, b: float, c: float, d: float) -> NDArray[np.float64]:
     """Like `_trap` with floor 0, but 0 where x is unknown."""
-    return np.nan_to_num(np.interp(x, (a, b, c, d), (0.0, 1.0, 1.0, 0.0)), nan=0.0)
+    m = np.interp(x, (a, b, c, d), (0.0, 1.0, 1.0, 0.0))
+    return np.where(np.isnan(m), 0.0, m)  # (np.nan_to_num costs six times as much)
 
 
 def group_size(
