@@ -103,7 +103,7 @@ def classify(
     clear = np.where(np.isnan(f.contrast_c), 1.0, _trap(f.snr, 8.0, 20.0, 1e9, 1e9, 0.25))
     person = (
         _trap(f.length_m, 0.25, 0.45, 2.1, 2.8, 0.05)
-        * _trap(f.width_m, 0.12, 0.25, 0.85, 1.2, 0.05)
+        * _trap(f.width_m, 0.12, 0.25, 0.7, 1.0, 0.05)
         * _trap(f.area_m2, 0.06, 0.12, 1.3, 2.0, 0.05)
         * _trap(f.peak_c, 5.0, 16.0, 37.5, 41.0, 0.1)
         * _trap(f.contrast_c, 0.5, 2.5, 40.0, 60.0, 0.3)
@@ -112,7 +112,7 @@ def classify(
     )
     animal = (
         _trap(f.length_m, 0.35, 0.6, 2.6, 3.2, 0.05)
-        * _trap(f.width_m, 0.15, 0.3, 1.0, 1.3, 0.05)
+        * _trap(f.width_m, 0.15, 0.3, 0.9, 1.25, 0.05)
         * _trap(f.area_m2, 0.08, 0.2, 2.2, 3.0, 0.05)
         * _trap(elong, 1.0, 1.8, 6.0, 9.0, 0.5)
         * _trap(f.peak_c, 0.0, 5.0, 30.0, 36.0, 0.2)

@@ -33,6 +33,13 @@ class ConfirmConfig:
     correlated_floor: float = 0.5  # fused sigma >= this x the best sighting's sigma
     max_sightings_kept: int = 50
     min_hit_confidence: float = 0.35  # a target's combined confidence before it is a hit
+    # Clutter (a CFAR-like prior): a person- or animal-sized warm patch among sun-heated
+    # ground, rock and roofs is more likely one more of those than a body. Every
+    # `clutter_halving` warm non-body targets (hot objects) within `clutter_radius_m` halve
+    # a body's confidence, so a person by a car and a campfire still confirms on clear looks,
+    # a patch in a field of sun flecks does not on two ambiguous ones.
+    clutter_radius_m: float = 20.0
+    clutter_halving: float = 2.0
 
     def __post_init__(self) -> None:
         if self.min_frames < 1:
@@ -47,6 +54,7 @@ class Target:
     sigma_m: float
     sightings: list[Sighting] = field(default_factory=list)
     frames: set[tuple[int | None, int]] = field(default_factory=set)
+    class_frames: dict[str, set[tuple[int | None, int]]] = field(default_factory=dict)
     votes: dict[str, float] = field(default_factory=dict)
     chip: tuple[float, bytes] | None = None
     confirmed: bool = False
@@ -66,6 +74,7 @@ class Target:
         self.sightings.append(s)
         self._n_total += 1
         self.frames.add((s.vehicle_id, s.frame_id))
+        self.class_frames.setdefault(s.target_class, set()).add((s.vehicle_id, s.frame_id))
         self.votes[s.target_class] = self.votes.get(s.target_class, 0.0) + max(s.confidence, 0.05)
         if chip is not None and (self.chip is None or s.confidence >= self.chip[0]):
             self.chip = (s.confidence, chip)
@@ -87,6 +96,7 @@ class Confirmer:
         self.config = config or ConfirmConfig()
         self.targets: list[Target] = []
         self._origin: tuple[float, float] | None = None
+        self._clutter: np.ndarray | None = None  # hot-object positions, rebuilt per call
 
     def add(
         self, sightings: Sequence[Sighting], chips: Sequence[bytes | None] | None = None
@@ -142,8 +152,11 @@ class Confirmer:
             self.targets.append(target)
             touched[id(target)] = target
         out = []
+        self._clutter = None
         for target in touched.values():
-            if len(target.frames) >= cfg.min_frames:
+            # The class is confirmed, not just the place: a warm patch called a person once and
+            # a hot object the next time is not a person seen twice.
+            if len(target.class_frames.get(target.target_class, ())) >= cfg.min_frames:
                 hit = self._hit(target)
                 if target.confirmed or hit.confidence >= cfg.min_hit_confidence:
                     target.confirmed = True  # once confirmed, stays confirmed
@@ -152,7 +165,18 @@ class Confirmer:
 
     @property
     def hits(self) -> list[Hit]:
+        self._clutter = None
         return [self._hit(t) for t in self.targets if t.confirmed]
+
+    def _clutter_near(self, t: Target) -> int:
+        """How many hot-object targets (other than `t`) lie within the clutter radius."""
+        if self._clutter is None:
+            hot = [x for x in self.targets if x.target_class == "vehicle_or_hot_object"]
+            self._clutter = np.array([[x.east_m, x.north_m] for x in hot]).reshape(-1, 2)
+        if not len(self._clutter):
+            return 0
+        d = np.hypot(self._clutter[:, 0] - t.east_m, self._clutter[:, 1] - t.north_m)
+        return int(np.count_nonzero((d <= self.config.clutter_radius_m) & (d > 0.0)))
 
     def _hit(self, t: Target) -> Hit:
         assert self._origin is not None
@@ -162,6 +186,8 @@ class Confirmer:
         share = t.votes[cls] / sum(t.votes.values())
         # Independent looks: the chance that all of them were wrong shrinks with each.
         confidence = (1.0 - float(np.prod([1.0 - 0.8 * c for c in same]))) * share
+        if cls in ("person", "animal"):
+            confidence /= 1.0 + self._clutter_near(t) / self.config.clutter_halving
         temps = [s.temp_c for s in t.sightings if s.temp_c is not None]
         kept = tuple(t.sightings[-self.config.max_sightings_kept :])
         return Hit(

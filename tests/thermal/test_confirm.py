@@ -77,9 +77,65 @@ def test_class_is_a_confidence_weighted_vote():
     c = Confirmer()
     c.add([sighting(0, 0, 1, cls="animal", conf=0.4)])
     c.add([sighting(0, 0.5, 2, cls="person", conf=0.9)])
-    hits = c.add([sighting(0.3, 0, 3, cls="unknown", conf=0.2)])
+    c.add([sighting(0.3, 0, 3, cls="unknown", conf=0.2)])
+    hits = c.add([sighting(0.2, 0.2, 4, cls="person", conf=0.7)])
     assert hits[0].target_class == "person"
     assert 0 < hits[0].confidence < 1
+    assert len(hits[0].sightings) == 4
+
+
+def test_the_class_is_confirmed_not_just_the_place():
+    """A warm patch called a person once and a hot object once is not a person seen twice;
+    the second look as a person confirms it."""
+    c = Confirmer()
+    assert c.add([sighting(0, 0, 1, cls="person", conf=0.9)]) == []
+    assert c.add([sighting(0.5, 0, 2, cls="vehicle_or_hot_object", conf=0.85)]) == []
+    assert c.hits == []
+    hits = c.add([sighting(0.2, 0.3, 3, cls="person", conf=0.8)])
+    assert [h.target_class for h in hits] == ["person"]
+
+
+def _hot_patches(c, n, frames=(1, 2)):
+    """n sun-heated patches 10-18 m around the origin (outside the association gate, inside
+    the clutter radius), each seen as a hot object twice."""
+    for k in frames:
+        c.add(
+            [
+                sighting(r * np.cos(a), r * np.sin(a), k, cls="vehicle_or_hot_object", conf=0.9)
+                for r, a in zip(
+                    np.linspace(10, 18, n),
+                    np.linspace(0, 2 * np.pi, n, endpoint=False),
+                    strict=True,
+                )
+            ]
+        )
+
+
+def test_ambiguous_body_among_sun_heated_clutter_is_not_confirmed():
+    """Two ambiguous 'animal' looks (person and animal scores nearly tied) confirm an animal in
+    an open field, but not in the middle of a field of sun-heated patches."""
+    looks = [(0.0, 0.0, 10, 0.45), (0.6, 0.2, 11, 0.5)]
+    alone = Confirmer()
+    for n, e, k, conf in looks:
+        alone.add([sighting(n, e, k, cls="animal", conf=conf)])
+    assert [h.target_class for h in alone.hits] == ["animal"]
+    cluttered = Confirmer()
+    _hot_patches(cluttered, 6)
+    for n, e, k, conf in looks:
+        cluttered.add([sighting(n, e, k, cls="animal", conf=conf)])
+    assert [h.target_class for h in cluttered.hits] == ["vehicle_or_hot_object"] * 6
+
+
+def test_person_beside_a_car_and_a_campfire_is_still_confirmed():
+    c = Confirmer()
+    _hot_patches(c, 2)
+    c.add([sighting(0.0, 0.0, 10, conf=0.75)])
+    hits = c.add([sighting(0.4, -0.3, 11, conf=0.8)])
+    assert [h.target_class for h in hits] == ["person"]
+    # its confidence says that it sits among warm things
+    lone = Confirmer()
+    lone.add([sighting(0.0, 0.0, 10, conf=0.75)])
+    assert hits[0].confidence < lone.add([sighting(0.4, -0.3, 11, conf=0.8)])[0].confidence
 
 
 def test_gap_in_time_starts_a_new_target():

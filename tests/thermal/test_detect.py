@@ -161,3 +161,29 @@ def test_person_on_sun_heated_rock_is_found_as_a_cool_spot():
     assert nearest(dets, -8.0, 6.0).target_class == "unknown"
     # ... and the same hiker on cool grass is a warm spot as usual
     assert [d.target_class for d in detections([hiker], background=18.0)] == ["person"]
+
+
+def test_long_warm_strip_seeded_at_one_end_is_measured_whole():
+    """A warm road or roof edge far longer than the seed cluster: the region grows past the
+    window the fill starts in and is still measured in one piece."""
+    rng = np.random.default_rng(2)
+    img = rng.normal(8.0, 0.05, (512, 640)).astype(np.float32)
+    img[250:253, 40:600] = 9.0  # low contrast along its length: region, not seed
+    img[250:253, 40:46] = 14.0  # one hot end: the only seed
+    b = detect(img, True)
+    assert len(b) == 1
+    assert b.bbox[0, 2] >= 550 and b.bbox[0, 3] <= 5  # the fill went the whole way
+
+
+def test_frames_of_any_size_give_the_same_blobs_as_cropped_ones():
+    """The grid of seed cells takes a shortcut when the frame divides into 8-px cells; a
+    frame that does not must find the same targets."""
+    rng = np.random.default_rng(9)
+    img = rng.normal(8.0, 0.05, (517, 643)).astype(np.float32)
+    for x, y in [(100, 100), (323, 257), (600, 480), (7, 9)]:
+        img[y - 2 : y + 3, x - 1 : x + 2] += 6.0
+    odd = detect(img, True)
+    even = detect(np.ascontiguousarray(img[:512, :640]), True)
+    assert len(odd) == len(even) == 4
+    key = lambda b: sorted(zip(np.round(b.x, 2), np.round(b.y, 2), b.area_px, strict=True))  # noqa: E731
+    assert key(odd) == key(even)
