@@ -19,7 +19,9 @@ from groundctl.errors import ConfigError, GroundctlError
 # The fleet, link and plan modules load inside the command: a broken import there must not
 # take every other subcommand of the CLI down with it.
 if TYPE_CHECKING:
+    from groundctl.dispatch import DispatchConfig
     from groundctl.fleet.config import FleetConfig
+    from groundctl.fleet.live_ops import LiveOps, ThermalOptions
     from groundctl.fleet.orchestrator import Orchestrator
     from groundctl.link import Vehicle
     from missions.plan import Plan
@@ -35,6 +37,29 @@ def _parse_latlon(text: str) -> tuple[float, float]:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ConfigError("--overwatch", None, f"{text!r} is not a WGS84 position")
     return lat, lon
+
+
+def _dispatch_config(
+    fleet: FleetConfig,
+    fleet_file: Path | None,
+    dispatch_file: Path | None,
+    hits_geojson: Path | None,
+) -> DispatchConfig | None:
+    """--dispatch-config FILE, else the fleet file's dispatch: section; --hits-geojson adds
+    a GeoJSON file sink. None when nothing is to be sent anywhere."""
+    from groundctl.dispatch import DispatchConfig, dispatch_config, load_dispatch_config
+
+    if dispatch_file is not None:
+        cfg = load_dispatch_config(dispatch_file)
+    elif fleet.dispatch is not None:
+        cfg = dispatch_config(fleet.dispatch, str(fleet_file or "fleet"))
+    else:
+        cfg = DispatchConfig()
+    if hits_geojson is not None:
+        cfg = cfg.model_copy(update={"geojson_file": hits_geojson})
+    if not (cfg.mqtt or cfg.cot or cfg.geojson_file or cfg.webhooks):
+        return None
+    return cfg
 
 
 async def _connect(fleet: FleetConfig, timeout_s: float) -> dict[str, Vehicle]:
@@ -125,26 +150,44 @@ async def _fly(
     overwatch_at: tuple[float, float] | None,
     user_file: Path | None,
     console: Console,
+    thermal: ThermalOptions | None = None,
 ) -> int:
     from rich.live import Live
 
     from groundctl import config
     from groundctl.fleet.config import parse_fleet
     from groundctl.fleet.journal import Journal
+    from groundctl.fleet.live_ops import LiveOps, ThermalOptions
     from groundctl.fleet.orchestrator import Orchestrator
     from groundctl.fleet.view import fleet_table
     from thermal.hit import Hit
 
+    thermal = thermal or ThermalOptions()
     sim_handle = None
     swap = None
     time_scale = 1.0
+    terrain = thermal.terrain
     if sim_n:
         from groundctl.fleet.simfleet import start_sim
 
         sim_airframe = fleet.vehicles[0].airframe
+        world, sim_kwargs = None, {}
+        if thermal.scenario is not None:
+            from sim.fleet import world_terrain
+            from sim.world import load_scenario
+            from thermal.georef import FunctionTerrain
+
+            with console.status(f"building the world of {thermal.scenario}..."):
+                world = await asyncio.to_thread(load_scenario, thermal.scenario)
+            sim_kwargs["terrain"] = world_terrain(world)
+            # The pipeline gets the world's elevation, as a deployment with a DEM would.
+            terrain = FunctionTerrain(lambda la, lo: world.elevation_at(la, lo))
         sim_handle = await start_sim(
-            plan, sim_n, flavour=sim_flavour, speedup=speedup, airframe=sim_airframe
+            plan, sim_n, flavour=sim_flavour, speedup=speedup, airframe=sim_airframe, **sim_kwargs
         )
+        cam_name = thermal.sim_camera or plan.camera.name
+        if world is not None:
+            await sim_handle.start_cameras(world, config.camera(cam_name, user_file))
         fleet = parse_fleet(
             {
                 "operation": fleet.operation,
@@ -155,15 +198,23 @@ async def _fly(
                         "airframe": sim_airframe,
                         "sysid": sysid,
                     }
+                    | (
+                        {"camera": cam_name, "camera_stream": sim_handle.streams[i]}
+                        if sim_handle.streams
+                        else {}
+                    )
                     for i, (url, sysid) in enumerate(sim_handle.endpoints)
                 ],
+                "dispatch": fleet.dispatch,
             },
             "--sim",
+            user_file,
         )
         swap, time_scale = sim_handle.swap_battery, speedup
     airframes = {v.airframe: config.airframe(v.airframe, user_file) for v in fleet.vehicles}
     vehicles: dict[str, Vehicle] = {}
     journal = Journal.open(db, fleet.operation, plan)
+    live_ops: LiveOps | None = None
     try:
         with console.status(f"connecting to {len(fleet.vehicles)} vehicle(s)..."):
             vehicles = await _connect(fleet, timeout_s=30.0)
@@ -191,6 +242,9 @@ async def _fly(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signal.SIGINT, interrupted.set)
             loop.add_signal_handler(signal.SIGTERM, interrupted.set)
+        live_ops = LiveOps.start(
+            orch, fleet, journal.store, thermal, terrain, time_scale, user_file, console
+        )
         run = asyncio.create_task(orch.run(assigned=True))
         if overwatch_at is not None:
             lat, lon = overwatch_at
@@ -212,7 +266,11 @@ async def _fly(
 
         def render():
             return fleet_table(
-                orch.views.values(), orch.fraction_swept, f"{fleet.operation}: {plan.name}"
+                orch.views.values(),
+                orch.fraction_swept,
+                f"{fleet.operation}: {plan.name}",
+                cameras=live_ops.camera_cells() if live_ops else None,
+                footer=live_ops.footer() if live_ops else (),
             )
 
         with (
@@ -244,6 +302,8 @@ async def _fly(
                 console.print(
                     "[yellow]drones left flying their missions; `groundctl fly` again reattaches[/]"
                 )
+            if live_ops is not None:
+                await live_ops.finish(console)
             return 130
         waiter.cancel()
         await run
@@ -251,8 +311,12 @@ async def _fly(
         console.print(
             f"[bold green]search complete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
         )
+        if live_ops is not None:
+            await live_ops.finish(console)
         return 0
     finally:
+        if live_ops is not None:
+            await live_ops.close()
         for v in vehicles.values():
             with contextlib.suppress(Exception):
                 await v.close()
@@ -303,10 +367,52 @@ def fly(
         ),
     ] = None,
     live: Annotated[bool, typer.Option("--live/--no-live", help="Live table of the fleet.")] = True,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario",
+            help="--sim: scenario YAML; every simulated drone streams its thermal camera's "
+            "view of it, searched live.",
+        ),
+    ] = None,
+    sim_camera: Annotated[
+        str | None,
+        typer.Option("--sim-camera", help="--sim: camera of the simulated drones (the plan's)."),
+    ] = None,
+    found_after: Annotated[
+        float | None,
+        typer.Option(
+            "--sim-found-after",
+            metavar="SECONDS",
+            min=0.0,
+            help="--sim: a simulated ground team reports a watched person found this many "
+            "simulated seconds after overwatch starts (default: never; Ctrl-C ends).",
+        ),
+    ] = None,
+    dispatch_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--dispatch-config",
+            help="YAML with a dispatch: section (MQTT, CoT, ...); default: the fleet file's.",
+        ),
+    ] = None,
+    hits_geojson: Annotated[
+        Path | None,
+        typer.Option("--hits-geojson", help="Keep a GeoJSON file of every hit up to date."),
+    ] = None,
+    dem: Annotated[
+        Path | None,
+        typer.Option("--dem", help="GeoTIFF DEM: place live detections on the terrain."),
+    ] = None,
 ) -> None:
     """Fly PLAN with a fleet: assign segments, pre-flight go/no-go, upload, launch, watch, keep
-    the search going through battery swaps and lost drones. Restarting reattaches."""
+    the search going through battery swaps and lost drones. Restarting reattaches.
+
+    Drones with a camera_stream in the fleet file (or --sim with --scenario) are searched
+    live: confirmed hits go to the operation database, start an overwatch for a person, and
+    go out through dispatch when configured."""
     from groundctl.fleet.config import fleet_from_urls, load_fleet, parse_fleet
+    from groundctl.fleet.live_ops import ThermalOptions
     from missions.plan import Plan
 
     cctx = cli_context(ctx)
@@ -341,8 +447,35 @@ def fly(
             },
             "--sim",
         )
+    if not sim:
+        for name, value in (
+            ("--scenario", scenario),
+            ("--sim-camera", sim_camera),
+            ("--sim-found-after", found_after),
+        ):
+            if value is not None:
+                raise ConfigError(name, None, "only with --sim N (simulated drones)")
+    if scenario is not None and not scenario.is_file():
+        raise ConfigError(str(scenario), None, "scenario file not found (see configs/scenarios/)")
+    if sim_camera is not None:
+        cctx.camera(sim_camera)  # an unknown name is a ConfigError naming the catalogue
+    elif sim and scenario is not None:
+        cctx.camera(plan.camera.name)
     path = db or fleet.database or Path(f"{fleet.operation}.sqlite")
     overwatch_at = _parse_latlon(overwatch) if overwatch else None
+    terrain = None
+    if dem is not None:
+        from groundctl.cli.detect import DemTerrain
+        from missions.terrain import Dem
+
+        terrain = DemTerrain(Dem.read(dem))
+    thermal = ThermalOptions(
+        scenario=scenario,
+        sim_camera=sim_camera,
+        dispatch=_dispatch_config(fleet, fleet_file, dispatch_file, hits_geojson),
+        terrain=terrain,
+        found_after_s=found_after,
+    )
     console = Console()
     code = asyncio.run(
         _fly(
@@ -357,6 +490,7 @@ def fly(
             overwatch_at,
             cctx.user_file,
             console,
+            thermal,
         )
     )
     if code:

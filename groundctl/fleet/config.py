@@ -9,6 +9,7 @@ A fleet YAML names the operation and lists its vehicles (see ``configs/fleet.exa
         connection: udpin://0.0.0.0:14540
         airframe: m350_h20t
         camera: h20t
+        camera_stream: tcp://10.0.0.21:5600   # its thermal frame stream (optional)
         backend: pymavlink          # or mavsdk (PX4 only)
         autopilot: px4              # hint: px4 | ardupilot | auto
         signing_key_file: keys/alpha.key
@@ -23,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -46,6 +48,29 @@ CONNECTION_SCHEMES = (
 )
 
 
+STREAM_SCHEMES = ("tcp",)
+
+
+def parse_stream_url(url: str) -> tuple[str, int]:
+    """``tcp://host:port`` -> (host, port); ValueError with a usable message otherwise."""
+    parts = urlsplit(url)
+    example = "tcp://192.168.1.20:5600"
+    if parts.scheme not in STREAM_SCHEMES:
+        raise ValueError(
+            f"camera stream {url!r}: scheme must be tcp:// (the groundctl frame stream, "
+            f"e.g. {example})"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"camera stream {url!r}: bad port (e.g. {example})") from None
+    if not parts.hostname or port is None or port == 0:
+        raise ValueError(f"camera stream {url!r}: needs host and port, e.g. {example}")
+    if parts.path not in ("", "/") or parts.query:
+        raise ValueError(f"camera stream {url!r}: nothing may follow host:port (e.g. {example})")
+    return parts.hostname, port
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,6 +87,9 @@ class VehicleConfig(_Strict):
     connection: str
     airframe: str
     camera: str | None = None
+    # The drone's live thermal frame stream (`thermal.framing` over TCP); its frames go
+    # through the operation's thermal pipeline. Needs `camera` to place them on the ground.
+    camera_stream: str | None = None
     backend: Literal["pymavlink", "mavsdk"] = "pymavlink"
     autopilot: Literal["px4", "ardupilot", "auto"] = "auto"
     # The system id expected on the link; None takes the first unclaimed one that appears.
@@ -80,6 +108,22 @@ class VehicleConfig(_Strict):
                 "udpout://host:14550, tcp://host:5760, serial:///dev/ttyACM0:57600"
             )
         return url
+
+    @field_validator("camera_stream")
+    @classmethod
+    def _stream_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            parse_stream_url(url)
+        return url
+
+    @model_validator(mode="after")
+    def _stream_needs_camera(self) -> VehicleConfig:
+        if self.camera_stream is not None and self.camera is None:
+            raise ValueError(
+                "camera_stream needs camera: <catalogue name> (e.g. camera: h20t; see "
+                "`groundctl configs list`) so detections can be placed on the ground"
+            )
+        return self
 
     @model_validator(mode="after")
     def _mavsdk_is_px4_only(self) -> VehicleConfig:

@@ -117,6 +117,14 @@ class Orchestrator(OverwatchMixin):
         self.all_lanes: list[int] = [lane for s in plan.sorties for lane in s.lane_ids]
         self.lane_start, self.lane_end, self.lane_sweep_s = lane_geometry(plan)
         self.swept: set[int] = journal.swept_lanes()
+        # The planner may split one lane between two segments (same lane id, one piece
+        # each): such a lane is swept only when every piece is, not when the first is.
+        segs_of: dict[int, set[int]] = {}
+        for s in plan.sorties:
+            for lane in s.lane_ids:
+                segs_of.setdefault(lane, set()).add(s.segment)
+        self._split: dict[int, set[int]] = {x: g for x, g in segs_of.items() if len(g) > 1}
+        self._pieces_done: dict[int, set[int]] = {}
         self.queues: dict[str, deque[Job]] = {n: deque() for n in self.cfg}
         self.current: dict[str, Job | None] = dict.fromkeys(self.cfg)
         self.lost: set[str] = set()
@@ -180,7 +188,13 @@ class Orchestrator(OverwatchMixin):
     def _left(self, job: Job, taken: set[int] | frozenset[int] = frozenset()) -> Job | None:
         """What is left of a job: its lanes not swept (nor `taken` by another drone), as a
         sortie resuming at the first of them. None when nothing is left."""
-        left = [x for x in job.lanes if x not in self.swept and x not in taken]
+        left = [
+            x
+            for x in job.lanes
+            if x not in self.swept
+            and x not in taken
+            and job.sortie.segment not in self._pieces_done.get(x, ())
+        ]
         if not left:
             return None
         if tuple(left) == job.lanes:
@@ -617,11 +631,11 @@ class Orchestrator(OverwatchMixin):
             if not st.link_ok:
                 continue
             done = progress.swept_lanes(lane_end, st.mission.reached, st.mission.current_seq)
-            new = done - self.swept
+            new = self._whole_lanes(done, job.sortie.segment) - self.swept
             if new:
                 self.swept |= new
                 self._wake.set()
-            swept_here = [x for x in job.lanes if x in self.swept]
+            swept_here = [x for x in job.lanes if x in self.swept or x in done]
             if len(swept_here) != view.lanes_swept or new:
                 view.lanes_swept = len(swept_here)
                 self.journal.update_job(
@@ -653,6 +667,20 @@ class Orchestrator(OverwatchMixin):
                 return f"low battery {pct:.0f}%"
             if not self._orders[name].empty():
                 return "overwatch"
+
+    def _whole_lanes(self, done: set[int], segment: int) -> set[int]:
+        """Lanes of `done` (flown by a sortie of `segment`) that are now swept everywhere."""
+        whole = set()
+        for x in done:
+            segs = self._split.get(x)
+            if segs is None:
+                whole.add(x)
+                continue
+            got = self._pieces_done.setdefault(x, set())
+            got.add(segment)
+            if got >= segs:
+                whole.add(x)
+        return whole
 
     async def _end_sortie(self, name: str, job: Job, sortie_id: int, reason: str) -> None:
         """Close a sortie: what is left of it is flown next (by this drone, or by the others

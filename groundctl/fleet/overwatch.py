@@ -177,7 +177,12 @@ class OverwatchMixin:
         watcher = first
         self._order(watcher, watch)
         while not watch.ended.is_set():
-            await watch.arrived_event(watcher).wait()
+            # Until the watcher is over the target; the person may be found (the watch
+            # ends) or the watcher lost on its way, and neither may leave this task waiting.
+            on_way = watch.arrived_event(watcher)
+            while not on_way.is_set() and not watch.ended.is_set() and watcher not in self.lost:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(on_way.wait(), timeout=0.5)
             relief_name = None
             while not watch.ended.is_set() and watcher not in watch.released:
                 st = self.vehicles[watcher].telemetry.state()

@@ -3,6 +3,10 @@
 Starts `sim.SimFleet` in this process on free loopback ports, one MAVLink endpoint per drone,
 and gives the orchestrator a battery-swap hook that does on the ground what a crew does:
 put in a charged battery (here: set the simulated battery to full).
+
+With a scenario world (`start_cameras`), every drone also carries the simulated thermal
+camera (`sim.world.CameraPayload`): its view of the world from the drone's pose, served as a
+frame stream on a free loopback port, like a real payload's stream on the drone's network.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class SimHandle:
     endpoints: list[tuple[str, int]]  # (url, sysid) per drone
     names: dict[str, int] = field(default_factory=dict)  # fleet name -> vehicle index
     swaps: dict[str, int] = field(default_factory=dict)
+    streams: list[str] = field(default_factory=list)  # tcp:// frame stream per drone
 
     def vehicle(self, name: str) -> Any:
         return self.fleet.vehicles[self.names[name]]
@@ -35,6 +40,14 @@ class SimHandle:
         v.faults.set_battery(100.0)
         self.swaps[name] = self.swaps.get(name, 0) + 1
         await asyncio.sleep(30.0 / self.fleet.speedup)
+
+    async def start_cameras(
+        self, world: Any, camera: config.CameraConfig, rate_hz: float | None = None
+    ) -> list[str]:
+        """A thermal camera on every drone looking at `world`; returns the stream URLs."""
+        payloads = await self.fleet.start_cameras(world, camera, base_port=0, rate_hz=rate_hz)
+        self.streams = [f"tcp://{p.host}:{p.port}" for p in payloads]
+        return self.streams
 
     async def stop(self) -> None:
         await self.fleet.stop()

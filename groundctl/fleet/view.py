@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich.console import Group
 from rich.table import Table
@@ -38,9 +38,24 @@ def battery(view: DroneView) -> Text:
     return Text(f"{pct:.0f}%", style=style)
 
 
-def fleet_table(views: Iterable[DroneView], swept_fraction: float, title: str = "") -> Group:
+def camera_cell(summary: str) -> Text:
+    style = "green" if summary.startswith("live") else "yellow"
+    if "bad" in summary or "dropped" in summary:
+        style = "yellow"
+    return Text(summary, style=style)
+
+
+def fleet_table(
+    views: Iterable[DroneView],
+    swept_fraction: float,
+    title: str = "",
+    cameras: Mapping[str, str] | None = None,
+    footer: Sequence[str] = (),
+) -> Group:
+    """The fleet table; `cameras` (drone -> stream summary) adds a camera column, `footer`
+    lines (the last hit, dispatch state) go under the progress bar."""
     table = Table(title=title or None, expand=False)
-    for col in (
+    cols = [
         "drone",
         "sysid",
         "phase",
@@ -52,7 +67,10 @@ def fleet_table(views: Iterable[DroneView], swept_fraction: float, title: str = 
         "hits",
         "alt",
         "note",
-    ):
+    ]
+    if cameras is not None:
+        cols.insert(cols.index("hits"), "camera")
+    for col in cols:
         table.add_column(col, no_wrap=col != "note")
     for v in views:
         frac = v.lanes_swept / v.lanes_total if v.lanes_total else 0.0
@@ -62,7 +80,7 @@ def fleet_table(views: Iterable[DroneView], swept_fraction: float, title: str = 
             ("━" * (12 - filled), "grey37"),
             f" {v.lanes_swept}/{v.lanes_total} lanes",
         )
-        table.add_row(
+        cells: list[str | Text] = [
             v.name,
             str(v.sysid or ""),
             Text(v.phase, style=PHASE_STYLE.get(v.phase, "")),
@@ -74,11 +92,14 @@ def fleet_table(views: Iterable[DroneView], swept_fraction: float, title: str = 
             str(v.hits),
             f"{v.transit_alt_m:.0f} m",
             v.note,
-        )
+        ]
+        if cameras is not None:
+            cells.insert(cols.index("camera"), camera_cell(cameras.get(v.name, "-")))
+        table.add_row(*cells)
     filled = round(swept_fraction * 40)
     overall = Text.assemble(
         (f"area swept: {swept_fraction * 100:3.0f}% ", "bold"),
         ("━" * filled, "green"),
         ("━" * (40 - filled), "grey37"),
     )
-    return Group(table, overall)
+    return Group(table, overall, *(Text(line) for line in footer))
