@@ -109,6 +109,10 @@ def classify(
         * _trap(f.contrast_c, 0.5, 2.5, 40.0, 60.0, 0.3)
         * clear
         * np.where(grouped == 1.0, 0.6, 1.0)
+        # Over a metre long but stocky is a quadruped's back (sheep 1.2 x 0.55, deer 1.5 x
+        # 0.55: 2-2.7 times as long as wide), not a person: a person that long is lying and
+        # lies ~3.5 times as long as wide (1.75 x 0.5); sitting with legs out stays under ~1.1 m.
+        * (1.0 - 0.6 * _trap0(f.length_m, 1.0, 1.15, 1e9, 1e9) * _trap0(elong, 0.0, 0.0, 2.4, 2.9))
     )
     animal = (
         _trap(f.length_m, 0.35, 0.6, 2.6, 3.2, 0.05)

@@ -89,3 +89,19 @@ def test_lying_person_under_partial_canopy_is_confirmed_over_a_pass():
     t_lat, t_lon = truth_latlon(scene, person)
     n, e = latlon_to_offset(t_lat, t_lon, bodies[0].lat, bodies[0].lon)
     assert np.hypot(n, e) < 3.0
+
+
+def test_a_lone_sheep_is_an_animal_and_a_lying_person_of_that_length_is_not():
+    """Alone, a stray sheep (1.2 x 0.55 m) has no flock to give it away: its stocky build
+    does. A person that long is lying, and slender. (A deer, ~3 times as long as wide, is
+    not told from a lying person by shape.)"""
+    names, _, _ = classify(
+        features(
+            [
+                (1.2, 0.55, 22.0, 13.0, 70.0),  # stray sheep at dusk
+                (1.6, 0.42, 20.0, 8.0, 60.0),  # person lying in wet grass
+                (0.95, 0.45, 27.0, 18.0, 100.0),  # person sitting, legs stretched out
+            ]
+        )
+    )
+    assert list(names) == ["animal", "person", "person"]
