@@ -2,11 +2,13 @@
 
 A sighting joins the nearest live target within a gate of a few sigma of their combined
 position uncertainty (never tighter than `min_gate_m`, never wider than `max_gate_m`); each
-target takes at most one sighting per frame. A target seen in `min_frames` distinct frames
-(any drones) is confirmed and becomes a `Hit`; its position is the inverse-variance mean of
-its sightings, its class the confidence-weighted vote. Pose errors of one pass are
-correlated, so the fused uncertainty is not allowed to shrink below a fraction of the best
-single sighting.
+target takes at most one sighting per frame. A target whose class was seen in `min_frames`
+distinct frames (any drones) is confirmed and becomes a `Hit` - the class is confirmed, not
+just the place; an unclassified warm blob at the place corroborates a body seen clearly once.
+Its position is the inverse-variance mean of its sightings, its class the confidence-weighted
+vote; a person or animal among many hot objects (sun-heated ground, rock, roofs) needs more
+evidence. Pose errors of one pass are correlated, so the fused uncertainty is not allowed to
+shrink below a fraction of the best single sighting.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class ConfirmConfig:
     # a patch in a field of sun flecks does not on two ambiguous ones.
     clutter_radius_m: float = 20.0
     clutter_halving: float = 2.0
+    # Tentative ("unknown") sightings - a warm blob too small or faint to classify, such as a
+    # person glimpsed through a gap in the canopy - never make a hit or decide its class,
+    # but they corroborate a place: a body seen clearly once (at least this confident) and
+    # as a warm blob at the same spot in another frame is confirmed.
+    corroborated_min_confidence: float = 0.6
 
     def __post_init__(self) -> None:
         if self.min_frames < 1:
@@ -156,12 +163,23 @@ class Confirmer:
         for target in touched.values():
             # The class is confirmed, not just the place: a warm patch called a person once and
             # a hot object the next time is not a person seen twice.
-            if len(target.class_frames.get(target.target_class, ())) >= cfg.min_frames:
+            if target.target_class != "unknown" and self._support(target) >= cfg.min_frames:
                 hit = self._hit(target)
                 if target.confirmed or hit.confidence >= cfg.min_hit_confidence:
                     target.confirmed = True  # once confirmed, stays confirmed
                     out.append(hit)
         return out
+
+    def _support(self, t: Target) -> int:
+        """Frames that back the target's class: those that saw that class, and for a body
+        seen clearly at least once, those that saw an unclassified warm blob there."""
+        cls = t.target_class
+        frames = t.class_frames.get(cls, set())
+        if cls in ("person", "animal") and "unknown" in t.class_frames:
+            best = max(s.confidence for s in t.sightings if s.target_class == cls)
+            if best >= self.config.corroborated_min_confidence:
+                frames = frames | t.class_frames["unknown"]
+        return len(frames)
 
     @property
     def hits(self) -> list[Hit]:
@@ -183,7 +201,9 @@ class Confirmer:
         lat, lon = offset_to_latlon(*self._origin, t.north_m, t.east_m)
         cls = t.target_class
         same = [s.confidence for s in t.sightings if s.target_class == cls]
-        share = t.votes[cls] / sum(t.votes.values())
+        # A tentative (unknown) look at the place neither backs nor contradicts the class.
+        counted = [v for k, v in t.votes.items() if k != "unknown" or cls == "unknown"]
+        share = t.votes[cls] / sum(counted)
         # Independent looks: the chance that all of them were wrong shrinks with each.
         confidence = (1.0 - float(np.prod([1.0 - 0.8 * c for c in same]))) * share
         if cls in ("person", "animal"):

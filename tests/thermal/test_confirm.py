@@ -177,3 +177,20 @@ def test_pipeline_confirms_a_person_over_a_pass_with_pose_noise():
     assert h.uncertainty_m < 5.0
     chip = cv2.imdecode(np.frombuffer(h.chip_png, np.uint8), cv2.IMREAD_COLOR)
     assert chip is not None and chip.shape[2] == 3 and 16 <= chip.shape[0] <= 48
+
+
+def test_a_glimpse_at_the_same_place_corroborates_one_clear_look():
+    """A person under canopy: called a person once (clearly), and a warm blob too small to
+    classify at the same spot in the next frame. Neither faint blobs alone nor a doubtful
+    look plus a blob make a hit."""
+    c = Confirmer()
+    c.add([sighting(0, 0, 1, conf=0.77)])
+    hits = c.add([sighting(0.8, 0.3, 2, cls="unknown", conf=0.1)])
+    assert [h.target_class for h in hits] == ["person"]
+    assert hits[0].confidence > 0.5  # the unclassified look does not vote against "person"
+    blobs = Confirmer()
+    blobs.add([sighting(0, 0, 1, cls="unknown", conf=0.3)])
+    assert blobs.add([sighting(0.3, 0, 2, cls="unknown", conf=0.3)]) == []
+    doubtful = Confirmer()
+    doubtful.add([sighting(0, 0, 1, conf=0.4)])
+    assert doubtful.add([sighting(0.3, 0, 2, cls="unknown", conf=0.3)]) == []
