@@ -47,6 +47,9 @@ class ConfirmConfig:
     # but they corroborate a place: a body seen clearly once (at least this confident) and
     # as a warm blob at the same spot in another frame is confirmed.
     corroborated_min_confidence: float = 0.6
+    # Targets made only of tentative sightings are dropped once unseen this long: a frame may
+    # hold dozens of unclassified blobs, and a pass over a spot takes seconds.
+    tentative_keep_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.min_frames < 1:
@@ -120,6 +123,11 @@ class Confirmer:
         north, east = latlon_to_offset(*self._origin, lat, lon)
         sig = np.array([s.uncertainty_m for s in sightings])
         now = max(s.timestamp for s in sightings)
+        self.targets = [
+            t
+            for t in self.targets
+            if not (set(t.votes) == {"unknown"} and now - t.last_seen > cfg.tentative_keep_s)
+        ]
         live = [t for t in self.targets if now - t.last_seen <= cfg.max_gap_s]
         pairs: list[tuple[float, int, int]] = []
         if live:

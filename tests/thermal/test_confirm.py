@@ -194,3 +194,12 @@ def test_a_glimpse_at_the_same_place_corroborates_one_clear_look():
     doubtful = Confirmer()
     doubtful.add([sighting(0, 0, 1, conf=0.4)])
     assert doubtful.add([sighting(0.3, 0, 2, cls="unknown", conf=0.3)]) == []
+
+
+def test_unclassified_blobs_are_forgotten_after_a_while_classified_targets_are_not():
+    c = Confirmer(ConfirmConfig(tentative_keep_s=60.0))
+    c.add([sighting(0, 0, 1, t=0.0), sighting(100, 0, 1, cls="unknown", t=0.0)])
+    assert len(c.targets) == 2
+    c.add([sighting(500, 0, 2, cls="unknown", t=61.0)])
+    assert sorted(t.target_class for t in c.targets) == ["person", "unknown"]
+    assert all(abs(t.north_m - 100) > 1 for t in c.targets)
