@@ -202,6 +202,7 @@ class Pipeline:
             keep_cls = np.isin(names, ("person", "animal")) & body
             names = np.where(cold & ~keep_cls, "unknown", names)
         detections, sightings, chips = [], [], []
+        tentative: list[Sighting] = []
         for i in np.flatnonzero(~is_bad):
             placed = math.isfinite(m.lat[i])
             temp = float(blobs.peak[i]) if frame.radiometric else None
@@ -221,24 +222,28 @@ class Pipeline:
                 uncertainty_m=float(m.uncertainty_m[i]),
             )
             detections.append(det)
-            if placed and (names[i] != "unknown" or self.report_unknown):
-                sightings.append(
-                    Sighting(
-                        frame_id=frame.frame_id,
-                        timestamp=frame.timestamp,
-                        vehicle_id=frame.vehicle_id,
-                        lat=det.lat,
-                        lon=det.lon,
-                        uncertainty_m=det.uncertainty_m,
-                        target_class=det.target_class,
-                        confidence=det.confidence,
-                        temp_c=temp,
-                        size_m=(det.length_m, det.width_m),
-                        pixel_xy=det.pixel_xy,
-                    )
+            if placed:
+                sighting = Sighting(
+                    frame_id=frame.frame_id,
+                    timestamp=frame.timestamp,
+                    vehicle_id=frame.vehicle_id,
+                    lat=det.lat,
+                    lon=det.lon,
+                    uncertainty_m=det.uncertainty_m,
+                    target_class=det.target_class,
+                    confidence=det.confidence,
+                    temp_c=temp,
+                    size_m=(det.length_m, det.width_m),
+                    pixel_xy=det.pixel_xy,
                 )
-                chips.append(chip_png(frame.pixels, *det.pixel_xy) if self.chips else None)
-        hits = self.confirmer.add(sightings, chips)
+                if names[i] != "unknown" or self.report_unknown:
+                    sightings.append(sighting)
+                    chips.append(chip_png(frame.pixels, *det.pixel_xy) if self.chips else None)
+                elif frame.radiometric:
+                    # Tentative: corroborates a body seen clearly in another frame (a person
+                    # glimpsed through canopy), never makes a hit (`thermal.confirm`).
+                    tentative.append(sighting)
+        hits = self.confirmer.add([*sightings, *tentative], [*chips, *[None] * len(tentative)])
         return FrameResult(
             frame, tuple(detections), tuple(sightings), tuple(hits), blobs.noise, altitude,
             note, int(is_bad.sum()),
