@@ -387,6 +387,7 @@ def _score(
     errors, confusion = [], {"person_as_animal": 0, "animal_as_person": 0}
     found = {"person": set(), "animal": set()}
     false_hits = 0
+    false_detail: list[dict[str, Any]] = []
     for h in hits:
         if h.target_class not in ("person", "animal"):
             continue
@@ -398,6 +399,20 @@ def _score(
                 best, dist = t, d
         if best is None:
             false_hits += 1
+            near, near_d = None, math.inf
+            for t in truth:
+                n, e = latlon_to_offset(t["lat"], t["lon"], h.lat, h.lon)
+                if math.hypot(n, e) < near_d:
+                    near, near_d = t, float(math.hypot(n, e))
+            false_detail.append(
+                {
+                    "class": h.target_class,
+                    "confidence": h.confidence,
+                    "sightings": len(h.sightings),
+                    "nearest": f"{near['id']} ({near['class']})" if near else None,
+                    "nearest_m": round(near_d, 1),
+                }
+            )
             continue
         errors.append(dist)
         if best["kind"] == h.target_class:
@@ -416,10 +431,12 @@ def _score(
         "visible_animals": len(vis_a),
         "animals_found": sum(t["id"] in found["animal"] for t in vis_a),
         "false_confirmed_hits": false_hits,
+        "false_hits": false_detail,
         "area_km2": round(area_km2, 4),
         "confusion": confusion,
         "errors_m": errors,
         "hot_object_hits": sum(h.target_class == "vehicle_or_hot_object" for h in hits),
+        "_found_persons": sorted(found["person"]),
     }
 
 
@@ -439,6 +456,8 @@ def _run_sim_world(world: Any, quick: bool, seed: int) -> dict[str, Any]:
     terrain = FunctionTerrain(lambda la, lo: world.elevation_at(la, lo))
     pipe = Pipeline(cam, terrain=terrain, chips=False)
     seen_px: dict[str, list[int]] = {}
+    people = {g["id"] for g in world.ground_truth() if g["person"]}
+    seen_as: dict[str, dict[str, int]] = {}  # person id -> class of the nearest blob per frame
     frames = 0
     agl = 80.0
     for k, (lat, lon, yaw) in enumerate(
@@ -449,9 +468,19 @@ def _run_sim_world(world: Any, quick: bool, seed: int) -> dict[str, Any]:
         r = renderer.render(true, frame_id=k)
         for tid, view in r.targets.items():
             seen_px.setdefault(tid, []).append(view.visible_px)
-        pipe.process(
+        fr = pipe.process(
             ThermalFrame(r.celsius, "celsius", 1.7e9 + k * 0.5, k, 1, "mavic3t", est, f"sim:{k}")
         )
+        for tid in people & r.targets.keys():
+            view = r.targets[tid]
+            if view.visible_px < 6:
+                continue
+            cx, cy = view.centre_px
+            near = [(math.hypot(d.pixel_xy[0] - cx, d.pixel_xy[1] - cy), d) for d in fr.detections]
+            near = [x for x in near if x[0] <= 8.0]
+            cls = min(near, key=lambda x: x[0])[1].target_class if near else "not detected"
+            seen_as.setdefault(tid, {}).setdefault(cls, 0)
+            seen_as[tid][cls] += 1
         frames += 1
     truth = []
     for g in world.ground_truth():
@@ -466,6 +495,15 @@ def _run_sim_world(world: Any, quick: bool, seed: int) -> dict[str, Any]:
         truth.append({**g, "kind": kind, "visible": len(px) >= 2 and px[1] >= 6})
     area_km2 = _polygon_area_km2(world.area_latlon)
     res = _score(pipe.hits, truth, area_km2)
+    found = res.pop("_found_persons")
+    # Why each visible person was missed: frames with >= 6 px in view, by what the pipeline
+    # made of the blob there ("not detected", "unknown", a wrong class, or "person" in too
+    # few frames to confirm).
+    res["missed_persons"] = [
+        {"id": t["id"], "posture": t.get("posture"), "seen_as": seen_as.get(t["id"], {})}
+        for t in truth
+        if t["kind"] == "person" and t["visible"] and t["id"] not in found
+    ]
     res["frames"] = frames
     res["scenario"] = world.name
     res["source"] = "sim.world"
@@ -550,6 +588,7 @@ def _run_synthetic(name: str, spec: dict[str, Any], quick: bool, seed: int) -> d
             }
         )
     res = _score(pipe.hits, truth, (2 * half) ** 2 / 1e6)
+    res.pop("_found_persons")
     res["frames"] = frames
     res["scenario"] = name
     res["source"] = "thermal.synthetic"
@@ -670,6 +709,11 @@ def _print_sim(s: dict[str, Any]) -> None:
         print(f"  {r['scenario'][:36]:36s}  {r['frames']:6d}  {r['persons_found']}/{r['visible_persons']:<6d} "
               f"{r['animals_found']}/{r['visible_animals']:<6d} {r['false_confirmed_hits']:5d}  {r['hot_object_hits']:7d}  "
               f"{r['median_error_m']}")  # fmt: skip
+        for m in r.get("missed_persons", []):
+            print(f"      missed {m['id']} ({m['posture']}): seen as {m['seen_as'] or 'nothing'}")
+        for f in r.get("false_hits", []):
+            print(f"      false {f['class']} hit ({f['sightings']} sightings), "
+                  f"{f['nearest_m']} m from {f['nearest']}")  # fmt: skip
     t = s["total"]
     print(f"  total: person recall {t['person_recall']}, animal recall {t['animal_recall']}, "
           f"false confirmed hits/km² {t['false_confirmed_hits_per_km2']}, confusion P->A {t['person_as_animal']} "
