@@ -24,6 +24,11 @@ sysdeps:
 demo: $(STAMP)
 	@mkdir -p out
 	$(VENV)/bin/groundctl plan configs/areas/valley_3km2.geojson --camera h20t --alt 60 --overlap 20 --drones 3 --airframe m350_h20t -o out/demo-plan.json --export qgc --preview out/demo-plan.png
+	@# A simulated search of one meadow of the valley (the whole valley takes too long to fly here).
+	$(VENV)/bin/groundctl sim truth -s configs/scenarios/valley_meadow_night.yaml -o out/demo-truth.geojson --area out/demo-search-area.geojson
+	$(VENV)/bin/groundctl plan out/demo-search-area.geojson --camera h20t --alt 50 --overlap 20 --drones 3 --airframe mavic3t -o out/demo-search-plan.json
+	@rm -f out/demo-search.sqlite out/demo-search.sqlite-wal out/demo-search.sqlite-shm
+	$(VENV)/bin/groundctl fly out/demo-search-plan.json --sim 3 --scenario configs/scenarios/valley_meadow_night.yaml --speedup 5 --operation demo-search --db out/demo-search.sqlite --hits-geojson out/demo-hits.geojson --sim-found-after 30 --on-exit rtl
 
 test: $(STAMP) sysdeps
 	$(PY) -m pytest

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -253,10 +254,18 @@ def describe(hit: Hit, names: list[str]) -> str:
     )
 
 
-def hits_table(hits: list[StoredHit]) -> Table:
-    """Every hit of the operation, people first, then by confidence."""
+def hits_table(hits: list[StoredHit], max_rows: int = 40) -> Table:
+    """The operation's hits, people first, then by confidence (at most `max_rows`; the
+    database and the dispatch sinks have them all)."""
     order = {"person": 0, "animal": 1, "vehicle_or_hot_object": 2}
-    table = Table(title=f"{len(hits)} hit(s) in the operation database")
+    counts = Counter(h.target_class for h in hits)
+    summary = ", ".join(f"{n} {c}" for c, n in counts.most_common())
+    table = Table(
+        title=f"{len(hits)} hit(s) in the operation database" + (f": {summary}" if hits else ""),
+        caption=f"(the {len(hits) - max_rows} least likely not shown)"
+        if len(hits) > max_rows
+        else None,
+    )
     for col in (
         "hit",
         "class",
@@ -271,7 +280,8 @@ def hits_table(hits: list[StoredHit]) -> Table:
         "status",
     ):
         table.add_column(col, justify="right" if col in ("conf", "±m", "sightings") else "left")
-    for h in sorted(hits, key=lambda h: (order.get(h.target_class, 9), -h.confidence)):
+    ranked = sorted(hits, key=lambda h: (order.get(h.target_class, 9), -h.confidence))
+    for h in ranked[:max_rows]:
         style = "bold" if h.target_class == "person" else ""
         table.add_row(
             h.id[:8],

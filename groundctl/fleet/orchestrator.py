@@ -21,7 +21,7 @@ import contextlib
 import logging
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -191,9 +191,7 @@ class Orchestrator(OverwatchMixin):
         left = [
             x
             for x in job.lanes
-            if x not in self.swept
-            and x not in taken
-            and job.sortie.segment not in self._pieces_done.get(x, ())
+            if x not in self.swept and x not in taken and not self._piece_flown(x, job)
         ]
         if not left:
             return None
@@ -358,6 +356,10 @@ class Orchestrator(OverwatchMixin):
                     view.phase = "done"
                     self._wake.set()
                     return
+                orphans = self._orphaned_lanes()
+                if orphans:
+                    self._adopt(name, orphans)
+                    continue
                 view.phase = "idle"
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -631,7 +633,7 @@ class Orchestrator(OverwatchMixin):
             if not st.link_ok:
                 continue
             done = progress.swept_lanes(lane_end, st.mission.reached, st.mission.current_seq)
-            new = self._whole_lanes(done, job.sortie.segment) - self.swept
+            new = self._whole_lanes(done, job) - self.swept
             if new:
                 self.swept |= new
                 self._wake.set()
@@ -668,16 +670,48 @@ class Orchestrator(OverwatchMixin):
             if not self._orders[name].empty():
                 return "overwatch"
 
-    def _whole_lanes(self, done: set[int], segment: int) -> set[int]:
-        """Lanes of `done` (flown by a sortie of `segment`) that are now swept everywhere."""
+    @staticmethod
+    def _pieces_in(job: Job) -> Counter[int]:
+        return Counter(w.lane_id for w in job.sortie.waypoints if w.kind == "lane_end")
+
+    def _piece_flown(self, lane: int, job: Job) -> bool:
+        """`job` flies only its own piece of a split lane, and that piece is done."""
+        segs = self._split.get(lane)
+        return (
+            segs is not None
+            and self._pieces_in(job)[lane] < len(segs)
+            and job.sortie.segment in self._pieces_done.get(lane, ())
+        )
+
+    def _orphaned_lanes(self) -> list[int]:
+        """Unswept lanes that no drone has queued or is flying (a safety net: whatever the
+        bookkeeping missed must not leave the fleet idling with the search unfinished)."""
+        if any(self.queues[n] or self.current[n] for n in self.cfg if n not in self.lost):
+            return []
+        return list(dict.fromkeys(progress.remaining(self.all_lanes, self.swept)))
+
+    def _adopt(self, name: str, lanes: list[int]) -> None:
+        self._rebuilt += 1
+        seg = next(s.segment for s in self.plan.sorties if lanes[0] in s.lane_ids)
+        sortie = sortie_for_lanes(self.plan, lanes, self.launch_of(name), seg, 100 + self._rebuilt)
+        self.queues[name].append(Job(f"o{self._rebuilt}", sortie))
+        self.journal.event(
+            "orphan_lanes", f"{len(lanes)} unassigned lanes to {name}", lanes=lanes,
+            sysid=self.sysid(name), severity="warning",
+        )  # fmt: skip
+
+    def _whole_lanes(self, done: set[int], job: Job) -> set[int]:
+        """Lanes of `done` (flown by `job`) that are now swept everywhere. A rebuilt sortie
+        flies every piece of a split lane; a planned one only its segment's piece."""
+        pieces = self._pieces_in(job)
         whole = set()
         for x in done:
             segs = self._split.get(x)
-            if segs is None:
+            if segs is None or pieces[x] >= len(segs):
                 whole.add(x)
                 continue
             got = self._pieces_done.setdefault(x, set())
-            got.add(segment)
+            got.add(job.sortie.segment)
             if got >= segs:
                 whole.add(x)
         return whole

@@ -17,6 +17,10 @@ Every confirmed or updated `Hit` is written to the operation database first (thr
 same transaction; else `Store.upsert_hit`): the orchestrator's overwatch trigger reads it
 from there, and nothing is lost across a ground-station restart.
 
+A restarted ground station starts a fresh pipeline; a target it confirms where the operation
+database already holds a hit of the same class (within the gate of their uncertainties) is
+recorded as that hit, so a found person keeps one id (and one overwatch) across restarts.
+
 Bytes that are not a frame are counted as malformed: a bad header leaves the stream out of
 step (the wire format has no resync marker), so the connection is dropped and reopened; a
 frame whose header decodes but whose content is invalid (a bad pose) is skipped in place.
@@ -42,7 +46,7 @@ from thermal import framing
 from thermal.camera import CameraModel
 from thermal.errors import FrameError
 from thermal.frame import ThermalFrame, frame_from_header
-from thermal.georef import Terrain
+from thermal.georef import Terrain, latlon_to_offset
 from thermal.hit import Hit
 from thermal.pipeline import Pipeline
 
@@ -160,6 +164,12 @@ class LiveThermal:
         self.hits: dict[str, Hit] = {}  # latest state of every hit seen in this run
         self.last_hit: tuple[Hit, list[str]] | None = None
         self.store_errors = 0
+        # Hits of this operation from before this run (a restart): new targets that are one
+        # of them continue it under its id.
+        self._earlier = [
+            (h.id, h.target_class, h.lat, h.lon, h.uncertainty_m) for h in store.hits()
+        ]
+        self._alias: dict[str, str] = {}
         self._buffers: dict[str, deque[ThermalFrame]] = {
             s.name: deque(maxlen=max(1, buffer_frames)) for s in streams
         }
@@ -304,7 +314,27 @@ class LiveThermal:
             for hit in result.hits:
                 await self._record(hit)
 
+    def _continued(self, hit: Hit) -> Hit:
+        """`hit` under the id of the earlier hit it is (see the module docstring)."""
+        alias = self._alias.get(hit.id)
+        if alias is None:
+            alias = hit.id
+            taken = set(self._alias.values())
+            cands = [e for e in self._earlier if e[1] == hit.target_class and e[0] not in taken]
+            if cands:
+                north, east = latlon_to_offset(
+                    hit.lat, hit.lon, [c[2] for c in cands], [c[3] for c in cands]
+                )
+                dist = np.hypot(north, east)
+                gate = np.maximum(5.0, 3.0 * np.hypot(hit.uncertainty_m, [c[4] for c in cands]))
+                k = int(np.argmin(dist))
+                if dist[k] <= gate[k]:
+                    alias = cands[k][0]
+            self._alias[hit.id] = alias
+        return hit if alias == hit.id else dataclasses.replace(hit, id=alias)
+
     async def _record(self, hit: Hit) -> None:
+        hit = self._continued(hit)
         try:
             if self.dispatcher is not None:
                 await self.dispatcher.submit(hit)

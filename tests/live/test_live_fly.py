@@ -69,10 +69,11 @@ async def test_simulated_search_finds_the_person_watches_and_dispatches(tmp_path
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
-        out_b, _ = await asyncio.wait_for(proc.communicate(), timeout=170)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
+        out_b, _ = await asyncio.wait_for(proc.communicate(), timeout=240)
+    except TimeoutError:
+        proc.kill()
+        rest = await proc.stdout.read() if proc.stdout else b""
+        pytest.fail(f"groundctl fly did not finish:\n{rest.decode()[-4000:]}")
     out = out_b.decode()
     assert proc.returncode == 0, out[-3000:]
     assert "search complete: 100%" in out
@@ -95,6 +96,8 @@ async def test_simulated_search_finds_the_person_watches_and_dispatches(tmp_path
     assert found.id in {f["properties"]["id"] for f in doc["features"]}
     sent = await retained_hits(live_broker.url, "groundctl/livetest/hits/+")
     assert found.id in sent, sorted(sent)
+    progress = await retained_hits(live_broker.url, "groundctl/livetest/progress", wait_s=2.0)
+    assert progress["progress"]["swept_pct"] > 0  # the search's progress went out too
 
 
 async def test_a_camera_stream_killed_mid_flight_comes_back_and_finds_the_person(tmp_path):

@@ -240,3 +240,24 @@ def test_stream_urls_are_checked(tmp_path: Path):
     ):
         with pytest.raises(ValueError, match=why):
             parse_stream_url(bad)
+
+
+async def test_a_restarted_ground_station_continues_the_same_hit(world, store):
+    from sim.world import CameraPayload, StaticPoseSource
+
+    cam = config.camera("h20t")
+    async with CameraPayload(world, cam, StaticPoseSource(over(*PERSON)), 1, port=0) as payload:
+        url = f"tcp://127.0.0.1:{payload.port}"
+        first = LiveThermal([h20t_stream(url)], store, backoff=FAST)
+        async with running(first):
+            await until(lambda: store.hits(), what="a hit")
+        (hit,) = store.hits()
+        seen = hit.sighting_count
+        # A new ground-station process: a fresh pipeline over the same operation database.
+        second = LiveThermal([h20t_stream(url)], store, backoff=FAST)
+        async with running(second):
+            await until(lambda: second.hits, what="the target confirmed again")
+            await until(lambda: store.hits()[0].sighting_count > seen, what="new sightings")
+    (again,) = store.hits()  # one target, one hit: not a second one (nor a second overwatch)
+    assert again.id == hit.id and again.revision > hit.revision
+    assert list(second.hits) == [hit.id]
