@@ -160,7 +160,7 @@ def detect(
         x1, y1 = min(cols, int((tx0 + tw) * sx) + 2), min(rows, int((ty0 + th) * sy) + 2)
         res_cl, seed_cl, lab_cl = resid[y0:y1, x0:x1], seeds[y0:y1, x0:x1], labels[y0:y1, x0:x1]
         while label <= 255 and len(out) < cfg.max_blobs:
-            open_seeds = cv2.bitwise_and(seed_cl, (lab_cl == 1).view(np.uint8))
+            open_seeds = cv2.bitwise_and(seed_cl, cv2.compare(lab_cl, 1, cv2.CMP_EQ))
             _, vmax, _, (px, py) = cv2.minMaxLoc(res_cl, open_seeds)
             if vmax < high or not open_seeds[py, px]:
                 break
@@ -242,14 +242,15 @@ def _measure_blob(
     if area < cfg.min_area_px:
         return
     bx, by, bw, bh = rect
-    roi = (labels[by : by + bh, bx : bx + bw] == label).view(np.uint8)
+    # (cv2.compare: a third of numpy's time on these small strided windows)
+    roi = cv2.compare(labels[by : by + bh, bx : bx + bw], label, cv2.CMP_EQ)
     res_roi = resid[by : by + bh, bx : bx + bw]
     _, rmax, _, _ = cv2.minMaxLoc(res_roi, roi)
     mean_res = cv2.mean(res_roi, roi)[0]
     _, vmax_img, _, _ = cv2.minMaxLoc(img[by : by + bh, bx : bx + bw], roi)
     # Shape at half the peak contrast: the low threshold follows the blur tails of a
     # strong source outwards, which would make a warm person look bigger than a cool one.
-    core = roi & (res_roi >= med + 0.5 * (rmax - med)).view(np.uint8)
+    core = cv2.bitwise_and(roi, (res_roi >= med + 0.5 * (rmax - med)).view(np.uint8))
     m = cv2.moments(core, binaryImage=True)
     # Clutter: the share of the surroundings (a margin of one blob size) that is also above
     # the low threshold. A person in a field stands alone; lamp rows, kerbs, roof edges and
