@@ -83,23 +83,30 @@ def speed(quick: bool) -> dict[str, Any]:
             classify(m.features)
 
         pipe = Pipeline(cam)
-        timings: dict[str, list[float]] = {"detect_georef": [], "full_pipeline": []}
+        # Wall time (the target), and this process's CPU time: where they differ, other
+        # processes held the core; where both are low, they shared its caches and memory.
+        timings: dict[str, list[tuple[float, float]]] = {"detect_georef": [], "full_pipeline": []}
         for name, fn in (("detect_georef", detect_georef), ("full_pipeline", pipe.process)):
             for f in frames:  # warm-up
                 fn(f)
             for _ in range(reps):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for i in range(n):
                     fn(frames[i % len(frames)])
-                timings[name].append((time.perf_counter() - t0) / n)
+                timings[name].append(
+                    ((time.perf_counter() - t0) / n, (time.process_time() - c0) / n)
+                )
         blobs = len(detect(frames[0].pixels, True))
-        res = {
-            name: {
-                "median_ms": round(statistics.median(ts) * 1000, 3),
-                "fps": round(1.0 / statistics.median(ts), 1),
+        res: dict[str, Any] = {}
+        for name, ts in timings.items():
+            wall = statistics.median(t for t, _ in ts)
+            cpu = statistics.median(c for _, c in ts)
+            res[name] = {
+                "median_ms": round(wall * 1000, 3),
+                "fps": round(1.0 / wall, 1),
+                "cpu_median_ms": round(cpu * 1000, 3),
+                "cpu_fps": round(1.0 / cpu, 1),
             }
-            for name, ts in timings.items()
-        }
         res["target_fps"] = target
         res["meets_target"] = res["detect_georef"]["fps"] >= target
         res["blobs_per_frame"] = blobs
@@ -678,13 +685,12 @@ def main() -> None:
 
 
 def _print_speed(s: dict[str, Any]) -> None:
-    print("\nSpeed (one core)            detect+georef        full pipeline     target")
+    print("\nSpeed (one core)        detect+georef (CPU)     full pipeline (CPU)   target")
     for size, r in s.items():
         d, f = r["detect_georef"], r["full_pipeline"]
         ok = "ok" if r["meets_target"] else "MISSED"
-        print(
-            f"  {size:10s}  {d['fps']:8.0f} fps {d['median_ms']:7.2f} ms   {f['fps']:8.0f} fps {f['median_ms']:7.2f} ms   >= {r['target_fps']:.0f}  {ok}"
-        )
+        print(f"  {size:10s}  {d['fps']:6.0f} fps {d['median_ms']:6.2f} ms ({d['cpu_fps']:4.0f})   "
+              f"{f['fps']:6.0f} fps ({f['cpu_fps']:4.0f})   >= {r['target_fps']:.0f}  {ok}")  # fmt: skip
 
 
 def _print_hit_uav(h: dict[str, Any]) -> None:
