@@ -101,6 +101,12 @@ def classify(
     # afternoon the background itself is a few degrees "noisy" (rocks, trails, dry grass), and
     # blobs only a few sigma above it are mostly that texture; a person stands out further.
     clear = np.where(np.isnan(f.contrast_c), 1.0, _trap(f.snr, 8.0, 20.0, 1e9, 1e9, 0.25))
+    # A live body's warmest surface (face, eyes, legs, skin) sits a good part of the way from
+    # its surroundings to its ~37 °C core - even a fleece's wearer, even wet, even blurred:
+    # over cold night ground that is 8 °C and more. Water, a bank or a track that only kept
+    # a little of the day's heat is a few degrees warm whatever the night.
+    excess = f.contrast_c / np.maximum(37.0 - (f.peak_c - f.contrast_c), 1.0)
+    alive = _trap(excess, 0.1, 0.18, 1e9, 1e9, 0.2)
     person = (
         _trap(f.length_m, 0.25, 0.45, 2.1, 2.8, 0.05)
         * _trap(f.width_m, 0.12, 0.25, 0.7, 1.0, 0.05)
@@ -108,6 +114,7 @@ def classify(
         * _trap(f.peak_c, 5.0, 16.0, 37.5, 41.0, 0.1)
         * _trap(f.contrast_c, 0.5, 2.5, 40.0, 60.0, 0.3)
         * clear
+        * alive
         * np.where(grouped == 1.0, 0.6, 1.0)
         # Over a metre long but stocky is a quadruped's back (sheep 1.2 x 0.55, deer 1.5 x
         # 0.55: 2-2.7 times as long as wide), not a person: a person that long is lying and
@@ -122,6 +129,7 @@ def classify(
         * _trap(f.peak_c, 0.0, 5.0, 30.0, 36.0, 0.2)
         * _trap(f.contrast_c, 0.4, 1.5, 35.0, 50.0, 0.3)
         * clear
+        * alive
         * np.where(grouped == 1.0, 1.0, np.where(np.isnan(grouped), 0.8, 0.55))
     )
     # Evidence for a hot object must be present, not merely unknown: NaN sizes count as 0.

@@ -47,6 +47,7 @@ class ConfirmConfig:
     # but they corroborate a place: a body seen clearly once (at least this confident) and
     # as a warm blob at the same spot in another frame is confirmed.
     corroborated_min_confidence: float = 0.6
+    max_body_length_m: float = 3.0  # cattle ~2.6 m; longer blobs never corroborate a body
     # Targets made only of tentative sightings are dropped once unseen this long: a frame may
     # hold dozens of unclassified blobs, and a pass over a spot takes seconds.
     tentative_keep_s: float = 60.0
@@ -186,7 +187,14 @@ class Confirmer:
         if cls in ("person", "animal") and "unknown" in t.class_frames:
             best = max(s.confidence for s in t.sightings if s.target_class == cls)
             if best >= self.config.corroborated_min_confidence:
-                frames = frames | t.class_frames["unknown"]
+                # Only a blob that could be the body: a strip longer than any person or
+                # animal at the same place (a stream bank, a hedge) is something else.
+                frames = frames | {
+                    (s.vehicle_id, s.frame_id)
+                    for s in t.sightings
+                    if s.target_class == "unknown"
+                    and (s.size_m is None or not s.size_m[0] > self.config.max_body_length_m)
+                }
         return len(frames)
 
     @property

@@ -105,3 +105,19 @@ def test_a_lone_sheep_is_an_animal_and_a_lying_person_of_that_length_is_not():
         )
     )
     assert list(names) == ["animal", "person", "person"]
+
+
+def test_a_few_degrees_warm_at_night_is_not_a_body():
+    """On a clear night (ground ~3 °C) a stretch of stream bank or track 4 °C warmer is no
+    animal, however animal-sized; a sheep there is 10-20 °C warmer than the grass. In the
+    afternoon (ground ~27 °C) a person 3 °C warmer is still a person."""
+    names, _, _ = classify(
+        features(
+            [
+                (2.0, 0.7, 7.2, 4.0, 25.0),  # bank of a stream at night
+                (1.2, 0.55, 17.0, 14.0, 80.0),  # sheep at night
+                (0.6, 0.45, 30.0, 3.0, 17.0),  # person standing, sunny afternoon
+            ]
+        )
+    )
+    assert names[0] == "unknown" and list(names[1:]) == ["animal", "person"]

@@ -1,5 +1,7 @@
 """Confirmation of targets across frames and drones."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -194,6 +196,11 @@ def test_a_glimpse_at_the_same_place_corroborates_one_clear_look():
     doubtful = Confirmer()
     doubtful.add([sighting(0, 0, 1, conf=0.4)])
     assert doubtful.add([sighting(0.3, 0, 2, cls="unknown", conf=0.3)]) == []
+    # a strip longer than any body (a stream bank) at the place is something else
+    strip = Confirmer()
+    strip.add([sighting(0, 0, 1, cls="animal", conf=0.9)])
+    bank = dataclasses.replace(sighting(0.3, 0, 2, cls="unknown", conf=0.1), size_m=(8.0, 0.8))
+    assert strip.add([bank]) == []
 
 
 def test_unclassified_blobs_are_forgotten_after_a_while_classified_targets_are_not():
