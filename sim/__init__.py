@@ -35,7 +35,9 @@ Python API (stable; tests and the ground station's own tests start it in-process
         v.landed, v.home_latlon, v.mission_progress (seq, count), v.reached (item seqs),
         v.plans[0|1|2] (mission/fence/rally items), v.statustexts [(sim_s, severity, text)]
         v.estimated()          # (lat, lon, alt_amsl) with GPS error, as in GLOBAL_POSITION_INT
-        v.poses()              # (true Pose, estimated Pose, unix timestamp) for the camera
+        v.poses()              # (true Pose, estimated Pose, unix timestamp) for the camera;
+                               # gimbal angles from v.gimbal (sim.gimbal: stabilised, earth
+                               # frame, nadir by default; MOUNT_CONTROL/GIMBAL_MANAGER point it)
         v.params["NAV_DLL_ACT"] = 2   # parameters, as PARAM_SET would
         v.command(mav_cmd, [p1..p7])  # in-process COMMAND_LONG; returns MAV_RESULT
         v.load_plan([sim.mission.Item, ...], mission_type=0)  # in-process upload; opaque id
@@ -47,6 +49,7 @@ Python API (stable; tests and the ground station's own tests start it in-process
         fleet.sim_time_s, fleet.clock.unix_s(), fleet.table()
         # thermal camera streams (sim.world): one TCP frame stream per vehicle
         await fleet.start_cameras(world, camera, base_port=5600)  # 0: free ports, see .port
+        # (gimbal=sim.gimbal.GimbalSpec(...) overrides the scenario's gimbal: section)
         # with SimFleet(..., terrain=sim.fleet.world_terrain(world)) to fly over its terrain
 
 For synchronous scripts, ``with SimFleetThread(**same_kwargs) as ft: ft.vehicles[0]...``
@@ -55,7 +58,7 @@ runs the fleet on a background thread; ``ft.call(fn)`` runs fn on the simulator'
 Modules: `sim.vehicle` (state, input dispatch, faults), `sim.telemetry` (streams and their
 rates), `sim.commands` (MAV_CMDs and mode changes), `sim.missionproto` (mission protocol),
 `sim.flight` (navigation, mission execution, failsafes), `sim.physics` (point mass, wind,
-battery), `sim.modes` (PX4/ArduPilot custom_mode), `sim.params`, `sim.link` (UDP/TCP + faults),
+battery), `sim.gimbal` (the camera mount: stabilised gimbal or body-fixed), `sim.modes` (PX4/ArduPilot custom_mode), `sim.params`, `sim.link` (UDP/TCP + faults),
 `sim.clock` (simulated time; which timeouts also hold in wall time).
 `sim.mavext.install(dialect)` adds the mission opaque-id extension fields to a pymavlink
 dialect (pymavlink 2.4.50 predates them); the simulator sends them.

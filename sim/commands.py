@@ -491,18 +491,13 @@ class CommandsMixin:
         if msg is not None:
             self.send(msg)
 
+    # Both set the stabilised gimbal's earth-frame pitch and its yaw offset from the nose
+    # (yaw-follow); a body-fixed camera cannot move.
     def _cmd_mount(self, p: list[float], frame: int | None) -> int:
-        self.gimbal_pitch_deg = max(-90.0, min(30.0, p[0]))
-        if math.isfinite(p[2]):
-            self.gimbal_yaw_deg = p[2]
-        return ACCEPTED
+        return ACCEPTED if self.gimbal.command(p[0], p[2]) else UNSUPPORTED
 
     def _cmd_gimbal_pitchyaw(self, p: list[float], frame: int | None) -> int:
-        if math.isfinite(p[0]):
-            self.gimbal_pitch_deg = max(-90.0, min(30.0, p[0]))
-        if math.isfinite(p[1]):
-            self.gimbal_yaw_deg = p[1]
-        return ACCEPTED
+        return ACCEPTED if self.gimbal.command(p[0], p[1]) else UNSUPPORTED
 
     def _cmd_condition_yaw(self, p: list[float], frame: int | None) -> int:
         if not self.armed:

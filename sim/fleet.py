@@ -15,6 +15,7 @@ from missions.geodesy import LocalFrame
 from sim.airframe import GENERIC_QUAD, AirframeLike
 from sim.clock import PHYSICS_DT_S, Clock
 from sim.errors import SimError
+from sim.gimbal import GimbalSpec
 from sim.link import TcpServerLink, UdpLink
 from sim.physics import Wind
 from sim.vehicle import SimVehicle, Terrain
@@ -202,17 +203,28 @@ class SimFleet:
         v.ports = Ports(api_port, tcp_port, self._gcs, self.host)  # type: ignore[attr-defined]
 
     async def start_cameras(
-        self, world: Any, camera: Any, base_port: int = 5600, rate_hz: float | None = None
+        self,
+        world: Any,
+        camera: Any,
+        base_port: int = 5600,
+        rate_hz: float | None = None,
+        gimbal: GimbalSpec | None = None,
     ) -> list[Any]:
         """A thermal camera stream per vehicle (`sim.world.CameraPayload`), on TCP
         base_port + index (0: free ports; see each payload's `.port`). Stopped with the fleet.
+
+        Each camera hangs on the mount `gimbal` describes, by default the scenario's
+        ``gimbal:`` section (a stabilised gimbal looking straight down unless it says
+        otherwise; see `sim.gimbal`).
 
         For the drones to fly over the scenario's terrain, build the fleet with
         ``terrain=world_terrain(world)``.
         """
         from sim.world.payload import CameraPayload
 
+        mount = gimbal or getattr(getattr(world, "spec", None), "gimbal", None) or GimbalSpec()
         for v in self.vehicles:
+            v.mount_gimbal(mount)
             port = base_port + v.index if base_port else 0
             payload = CameraPayload(
                 world, camera, v, vehicle_id=v.sysid, port=port, rate_hz=rate_hz

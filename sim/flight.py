@@ -44,6 +44,7 @@ class FlightMixin:
             self._noise_steps = 0
             self.wind.step(self.rng, dt * NOISE_EVERY)
             self._step_gps_error(dt * NOISE_EVERY)
+            self.gimbal.step(dt * NOISE_EVERY)
         b = self.body
         ground = self.ground_at(b.x, b.y)
         wind = self.wind.velocity() if not self.landed else (0.0, 0.0)

@@ -19,6 +19,7 @@ from sim.airframe import AirframeLike
 from sim.clock import Clock
 from sim.commands import CommandsMixin
 from sim.flight import FlightMixin, Orbit
+from sim.gimbal import GimbalModel, GimbalSpec
 from sim.link import Link, LinkFaults
 from sim.mav import ACCEPTED, DENIED, FAILED, TEMP_REJECTED, UNSUPPORTED, M
 from sim.missionproto import MissionProtocolMixin, Upload
@@ -30,7 +31,7 @@ from sim.physics import (
     Wind,
 )
 from sim.telemetry import DEFAULT_STREAMS, TelemetryMixin
-from thermal.frame import Gimbal, Pose, PoseSigma
+from thermal.frame import Pose, PoseSigma
 
 __all__ = ["ACCEPTED", "DENIED", "FAILED", "TEMP_REJECTED", "UNSUPPORTED", "Faults", "SimVehicle"]
 
@@ -88,8 +89,10 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
         self.plans: dict[int, list[ms.Item]] = {t: [] for t in ms.TYPES}
         self.plan_ids: dict[int, int] = {t: 0 for t in ms.TYPES}
         self.fence: ms.Fence | None = None
-        self.gimbal_pitch_deg = -90.0
-        self.gimbal_yaw_deg = 0.0
+        # The camera mount: stabilised (earth-frame pitch, yaw-follow) unless a scenario or
+        # `mount_gimbal` says it is fixed to the body. Its own random stream: the vehicle's
+        # flight stays the same whatever the gimbal does.
+        self.gimbal = GimbalModel(seed=seed * 7907 + sysid)
         self.statustexts: list[tuple[float, int, str]] = []
         self._mav = M.MAVLink(None, srcSystem=sysid, srcComponent=self.compid)
         self.killed = False
@@ -239,11 +242,27 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
         lat, lon = self.to_wgs84(self.body.x + ex, self.body.y + ey)
         return lat, lon, self.body.alt_amsl + ez
 
+    @property
+    def gimbal_pitch_deg(self) -> float:
+        """Commanded camera pitch: earth frame (stabilised) or body frame (fixed)."""
+        return self.gimbal.pitch_cmd_deg
+
+    @property
+    def gimbal_yaw_deg(self) -> float:
+        """Commanded camera yaw, relative to the nose."""
+        return self.gimbal.yaw_cmd_deg
+
+    def mount_gimbal(self, spec: GimbalSpec) -> None:
+        """Put a camera mount of this kind on the vehicle (commanded angles: the spec's)."""
+        self.gimbal.configure(spec)
+
     def poses(self) -> tuple[Pose, Pose, float]:
-        """(true pose, pose as the autopilot reports it, Unix timestamp) for the camera."""
+        """(true pose, pose as the payload reports it, Unix timestamp) for the camera: vehicle
+        position and attitude, and the gimbal angles of `sim.gimbal` (earth frame when
+        stabilised). The true pose is what the camera sees from; the estimated one carries the
+        autopilot's position and attitude errors."""
         b = self.body
         ground = self.ground_at(b.x, b.y)
-        gimbal = Gimbal(0.0, self.gimbal_pitch_deg, self.gimbal_yaw_deg, "vehicle")
         lat, lon = self.to_wgs84(b.x, b.y)
         true = Pose(
             lat,
@@ -254,8 +273,7 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
             b.roll_deg,
             b.pitch_deg,
             b.yaw_deg,
-            gimbal,
-            PoseSigma(0.0, 0.0, 0.0),
+            sigma=PoseSigma(0.0, 0.0, 0.0),
         )
         elat, elon, ealt = self.estimated()
         sigma = PoseSigma(1.5, 2.0, 1.0) if self.gps_ok else PoseSigma(50.0, 10.0, 2.0)
@@ -268,9 +286,9 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
             b.roll_deg + self._att_err[0],
             b.pitch_deg + self._att_err[1],
             (b.yaw_deg + self._att_err[2]) % 360.0,
-            gimbal,
-            sigma,
+            sigma=sigma,
         )
+        true, est = self.gimbal.mount(true, est)
         return true, est, self.clock.unix_s()
 
     # ------------------------------------------------------------------ input

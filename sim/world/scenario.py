@@ -33,6 +33,9 @@ Sections (every field optional except name and area):
   roof, ``posture`` (people: standing, sitting, crouching, lying), ``heading_deg``, optional
   ``temp_c`` and ``concealment`` (0..1) overrides, ``size_scale``, and ``count`` + ``spread_m``
   for a flock or herd (ids ``<id>-1``, ``<id>-2``, ...; placed from the scenario's ``seed``).
+* ``gimbal``: the drones' camera mount (`sim.gimbal.GimbalSpec`): ``mode`` stabilised
+  (default: earth-frame pitch, roll 0, yaw following the heading) | fixed (tilts with the
+  body), ``pitch_deg`` (default -90, nadir), ``yaw_deg``, joint limits, ``residual_deg``.
 
 Every error names the file, the dotted key and the reason, like the groundctl config loader.
 """
@@ -47,6 +50,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import SimError
+from sim.gimbal import GimbalSpec
 
 CoverClass = Literal["grass", "forest", "rock", "water", "road", "field", "bare", "roof"]
 TargetClass = Literal[
@@ -179,6 +183,7 @@ class ScenarioSpec(_Strict):
     cover: CoverSpec = CoverSpec()
     conditions: Conditions = Conditions()
     targets: list[TargetSpec] = []
+    gimbal: GimbalSpec = GimbalSpec()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> ScenarioSpec:
@@ -234,6 +239,7 @@ _MODELS_BY_KEY: dict[str, type[BaseModel]] = {
     "patches": CoverPatch,
     "hollows": Hollow,
     "ditches": Ditch,
+    "gimbal": GimbalSpec,
 }
 
 

@@ -186,10 +186,11 @@ def test_flight_commands_px4(mavic3t):
         cx, cy = v.to_local(c_lat, c_lon)
         assert abs(math.hypot(v.body.x - cx, v.body.y - cy) - 30) < 4
         # Gimbal: nadir by default, settable.
-        assert v.poses()[0].gimbal.pitch_deg == -90
+        # (earth-frame angles of a stabilised gimbal, within its residual error)
+        assert abs(v.poses()[0].gimbal.pitch_deg + 90) < 1
         assert gcs.command(M.MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW, -45, 0) == 0
         true, est, ts = v.poses()
-        assert true.gimbal.pitch_deg == -45 and abs(true.alt_agl_m - 25) < 2
+        assert abs(true.gimbal.pitch_deg + 45) < 1 and abs(true.alt_agl_m - 25) < 2
         assert abs(ts - ft.fleet.clock.unix_s()) < 5
         # The estimated pose is what GLOBAL_POSITION_INT reports: near, not equal.
         north_err_m = (est.lat - true.lat) * 111_320
