@@ -20,6 +20,14 @@ from thermal.errors import ThermalError
 from thermal.frame import ThermalFrame
 from thermal.georef import Altitude, Terrain, georeference, resolve_altitude
 from thermal.hit import Hit, Sighting, TargetClass
+from thermal.patchnet import (
+    PatchClassifier,
+    PatchScores,
+    default_classifier,
+    find_people,
+    learned_classes,
+)
+from thermal.peaks import PeakConfig
 
 CameraSource = CameraModel | Callable[[ThermalFrame], CameraModel | None] | None
 
@@ -144,6 +152,10 @@ class Pipeline:
     # Look for people colder than the ground too when a tenth of the view is warmer than
     # this (sun-heated rock, scree, tarmac); None switches it off.
     cold_above_c: float | None = 34.0
+    # Relative (8-bit AGC) frames: candidate peaks judged by the learned patch classifier
+    # (`thermal.patchnet`); None falls back to the hand-set rules of `thermal.classify`.
+    patch_model: PatchClassifier | None = field(default_factory=default_classifier)
+    peaks: PeakConfig = field(default_factory=PeakConfig)
     confirmer: Confirmer = field(init=False)
     _bad: dict[tuple[int | None, tuple[int, int]], BadPixelFilter] = field(
         init=False, default_factory=dict
@@ -168,14 +180,6 @@ class Pipeline:
         bad = self._bad.get(key)
         if bad is None:
             bad = self._bad[key] = BadPixelFilter(frame.shape)
-        blobs = detect(frame.pixels, frame.radiometric, self.detector, bad.mask)
-        cold = np.zeros(len(blobs), bool)
-        if frame.radiometric and self.cold_above_c is not None:
-            hot_ground = float(np.percentile(frame.pixels[::8, ::8], 90))
-            if hot_ground >= self.cold_above_c:
-                cb = detect_cold(frame.pixels, self.detector, bad.mask)
-                blobs = blobs.concat(cb)
-                cold = np.concatenate([cold, np.ones(len(cb), bool)])
         camera = self.camera_for(frame)
         altitude, note = None, ""
         if frame.pose is None:
@@ -189,12 +193,41 @@ class Pipeline:
                     altitude = resolve_altitude(frame.pose, self.terrain, self.takeoff_amsl_m)
             except ThermalError as exc:
                 note = str(exc)
+        learned: PatchScores | None = None
+        if not frame.radiometric and self.patch_model is not None:
+
+            def gsd_at(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+                if camera is None or frame.pose is None or altitude is None:
+                    return np.full(len(x), np.nan)
+                xy = np.column_stack((x, y))
+                g = georeference(xy, camera, frame.pose, altitude, self.terrain)
+                return np.where(g.valid, g.range_m / camera.fx, np.nan)
+
+            blobs, learned = find_people(
+                frame.pixels,
+                gsd_at,
+                self.patch_model,
+                self.peaks,
+                bad.mask,
+                placed=altitude is not None,
+            )
+        else:
+            blobs = detect(frame.pixels, frame.radiometric, self.detector, bad.mask)
+        cold = np.zeros(len(blobs), bool)
+        if frame.radiometric and self.cold_above_c is not None:
+            hot_ground = float(np.percentile(frame.pixels[::8, ::8], 90))
+            if hot_ground >= self.cold_above_c:
+                cb = detect_cold(frame.pixels, self.detector, bad.mask)
+                blobs = blobs.concat(cb)
+                cold = np.concatenate([cold, np.ones(len(cb), bool)])
         m = measure(blobs, frame, camera, altitude, self.terrain)
         is_bad = bad.observe(
             blobs.x, blobs.y, blobs.area_px,
             m.lat if altitude else None, m.lon if altitude else None,
         )  # fmt: skip
         names, conf, _ = classify(m.features, self.classifier)
+        if learned is not None:
+            names, conf = learned_classes(learned, self.patch_model)
         if cold.any():
             # A cool spot on hot ground is a person (or an animal) only at body-surface
             # temperatures; shadows and water are cooler, and nothing cold is a hot object.
