@@ -13,8 +13,9 @@ shrink below a fraction of the best single sighting.
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,15 @@ class ConfirmConfig:
     min_gate_m: float = 4.0
     max_gate_m: float = 25.0
     max_gap_s: float = 900.0  # a target unseen for longer starts afresh (it may have moved)
+    # A body the detector split in one frame (head and legs either side of a cool belt, a
+    # glimpse through two gaps in the canopy) gives sightings this close to the one that
+    # took the target: they join it as fragments rather than start a target of their own.
+    fragment_m: float = 2.5
+    # A "hot object" whose warmest sighting is cooler than this (a stream or a wet meadow a
+    # few degrees above frozen ground) stays a target - it still speaks against a body at
+    # that place - but is not reported: it would only bury the people in the coordinator's
+    # list. Cars' engines, fires and sun-heated rock and roofs are warmer.
+    hot_object_min_c: float = 20.0
     correlated_floor: float = 0.5  # fused sigma >= this x the best sighting's sigma
     max_sightings_kept: int = 50
     min_hit_confidence: float = 0.35  # a target's combined confidence before it is a hit
@@ -140,10 +150,15 @@ class Confirmer:
                 cfg.gate_sigma * np.hypot(sig[:, None], ts[None, :]), cfg.min_gate_m, cfg.max_gate_m
             )
             si, ti = np.nonzero(d <= gate)
-            pairs = sorted(zip(d[si, ti].tolist(), si.tolist(), ti.tolist(), strict=True))
+            # Classified sightings claim their targets before unclassified blobs do, so a
+            # tentative fragment never pushes the body itself into a target of its own.
+            tentative = [sightings[i].target_class == "unknown" for i in si.tolist()]
+            pairs = sorted(
+                zip(tentative, d[si, ti].tolist(), si.tolist(), ti.tolist(), strict=True)
+            )
         used_s: set[int] = set()
         touched: dict[int, Target] = {}
-        for _, i, j in pairs:
+        for _, _, i, j in pairs:
             target = live[j]
             key = (sightings[i].vehicle_id, sightings[i].frame_id)
             if i in used_s or key in target.frames:
@@ -155,6 +170,10 @@ class Confirmer:
             touched[id(target)] = target
         for i, s in enumerate(sightings):
             if i in used_s:
+                continue
+            body = self._fragment_of(s, east[i], north[i], touched.values())
+            if body is not None:
+                body.add(s, east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
                 continue
             tid = (
                 "hit-"
@@ -172,12 +191,35 @@ class Confirmer:
         for target in touched.values():
             # The class is confirmed, not just the place: a warm patch called a person once and
             # a hot object the next time is not a person seen twice.
-            if target.target_class != "unknown" and self._support(target) >= cfg.min_frames:
+            if (
+                target.target_class != "unknown"
+                and self._support(target) >= cfg.min_frames
+                and not self._lukewarm(target)
+            ):
                 hit = self._hit(target)
                 if target.confirmed or hit.confidence >= cfg.min_hit_confidence:
                     target.confirmed = True  # once confirmed, stays confirmed
                     out.append(hit)
         return out
+
+    def _lukewarm(self, t: Target) -> bool:
+        if t.target_class != "vehicle_or_hot_object":
+            return False
+        temps = [s.temp_c for s in t.sightings if s.temp_c is not None]
+        return bool(temps) and max(temps) < self.config.hot_object_min_c
+
+    def _fragment_of(
+        self, s: Sighting, east: float, north: float, targets: Iterable[Target]
+    ) -> Target | None:
+        """The target this frame already fed that `s` is a fragment of, if any."""
+        key = (s.vehicle_id, s.frame_id)
+        near = [
+            (math.hypot(east - t.east_m, north - t.north_m), i, t)
+            for i, t in enumerate(targets)
+            if key in t.frames
+        ]
+        near = [n for n in near if n[0] <= self.config.fragment_m]
+        return min(near)[2] if near else None
 
     def _support(self, t: Target) -> int:
         """Frames that back the target's class: those that saw that class, and for a body

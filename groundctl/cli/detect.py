@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from groundctl.cli import app
-from groundctl.cli.context import CliContext, cli_context
+from groundctl.cli.context import CliContext, cli_context, report_console
 from groundctl.config import CameraConfig
 from groundctl.errors import ConfigError
 from missions.errors import MissionError
@@ -163,7 +163,7 @@ def detect_command(
     ] = None,
 ) -> None:
     """Find people and animals in thermal footage and place confirmed hits on the map."""
-    console = Console()
+    console = report_console()
     if output is not None and output.suffix.lower() not in (".geojson", ".json", ".csv"):
         raise ThermalError(f"{output}: output must end in .geojson, .json or .csv")
     inputs = list_inputs(path) if not is_url(path) else [path]

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from groundctl.cli import app
-from groundctl.cli.context import cli_context
+from groundctl.cli.context import cli_context, report_console
 from groundctl.errors import ConfigError, GroundctlError
 
 # The fleet, link and plan modules load inside the command: a broken import there must not
@@ -476,7 +476,7 @@ def fly(
         terrain=terrain,
         found_after_s=found_after,
     )
-    console = Console()
+    console = report_console()
     code = asyncio.run(
         _fly(
             plan,

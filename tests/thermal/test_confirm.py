@@ -46,8 +46,24 @@ def test_one_frame_is_not_enough_two_are():
 
 def test_two_detections_in_one_frame_do_not_confirm_each_other():
     c = Confirmer()
+    # 1 m apart: one body split by the detector, a fragment of one target
     assert c.add([sighting(0, 0, 1), sighting(1.0, 0, 1)]) == []
-    assert len(c.targets) == 2
+    assert len(c.targets) == 1 and len(c.targets[0].frames) == 1
+    # 6 m apart: two bodies
+    assert c.add([sighting(30, 0, 2), sighting(36.0, 0, 2)]) == []
+    assert len(c.targets) == 3
+
+
+def test_a_split_body_stays_one_hit_when_a_fragment_is_unclassified():
+    # Frame 1: the body seen whole. Frame 2: split into a classified part and an unclassified
+    # blob that lies nearer the target; the body must still join the target, not start a new
+    # one, and the fragment must not make a second hit.
+    c = Confirmer()
+    c.add([sighting(0, 0, 1)])
+    blob = dataclasses.replace(sighting(0.1, 0, 2), target_class="unknown", confidence=0.2)
+    hits = c.add([sighting(1.5, 0, 2), blob])
+    assert len(hits) == 1 and len(c.targets) == 1
+    assert hits[0].target_class == "person"
 
 
 def test_far_apart_sightings_are_different_targets_and_ids_are_stable():
@@ -210,3 +226,18 @@ def test_unclassified_blobs_are_forgotten_after_a_while_classified_targets_are_n
     c.add([sighting(500, 0, 2, cls="unknown", t=61.0)])
     assert sorted(t.target_class for t in c.targets) == ["person", "unknown"]
     assert all(abs(t.north_m - 100) > 1 for t in c.targets)
+
+
+def test_a_lukewarm_hot_object_is_not_reported_but_a_car_is():
+    c = Confirmer()
+    strip = [
+        dataclasses.replace(sighting(0, 0, k), target_class="vehicle_or_hot_object", temp_c=5.5)
+        for k in (1, 2, 3)
+    ]
+    car = [
+        dataclasses.replace(sighting(80, 0, k), target_class="vehicle_or_hot_object", temp_c=24.0)
+        for k in (1, 2, 3)
+    ]
+    hits = [h for k in range(3) for h in c.add([strip[k], car[k]])]
+    assert {round(offset(h)[0]) for h in hits} == {80}
+    assert len(c.targets) == 2  # the strip is still known (it speaks against a body there)
