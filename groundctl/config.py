@@ -22,12 +22,15 @@ import os
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from groundctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from thermal.camera import CameraModel
 
 CONFIG_DIR = Path(
     os.environ.get("GROUNDCTL_CONFIGS", Path(__file__).resolve().parent.parent / "configs")
@@ -248,3 +251,17 @@ def camera(name: str, user_file: Path | None = None) -> CameraConfig:
 
 def airframe(name: str, user_file: Path | None = None) -> AirframeConfig:
     return lookup("airframes", name, user_file)
+
+
+def camera_model(cam: CameraConfig) -> CameraModel:
+    """The catalogue's camera as intrinsics for the thermal pipeline."""
+    from thermal.camera import CameraModel
+
+    return CameraModel.from_focal_length(
+        cam.width_px,
+        cam.height_px,
+        cam.focal_length_mm,
+        cam.pixel_pitch_um,
+        distortion=cam.distortion,
+        name=cam.name,
+    )

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from groundctl.cli import app
 from groundctl.cli.context import CliContext, cli_context, report_console
-from groundctl.config import CameraConfig
+from groundctl.config import camera_model
 from groundctl.errors import ConfigError
 from missions.errors import MissionError
 from thermal.camera import CameraModel
@@ -52,18 +52,6 @@ COLOURS = {  # BGR
     "vehicle_or_hot_object": (255, 160, 40),
     "unknown": (200, 200, 200),
 }
-
-
-def camera_model(cam: CameraConfig) -> CameraModel:
-    """The catalogue's camera as intrinsics for the pipeline."""
-    return CameraModel.from_focal_length(
-        cam.width_px,
-        cam.height_px,
-        cam.focal_length_mm,
-        cam.pixel_pitch_um,
-        distortion=cam.distortion,
-        name=cam.name,
-    )
 
 
 class DemTerrain:

@@ -25,9 +25,10 @@ from rich.console import Console
 from rich.table import Table
 
 from groundctl import config
+from groundctl.config import camera_model
 from groundctl.errors import GroundctlError
 from groundctl.fleet.config import FleetConfig
-from groundctl.fleet.thermal_live import CameraStream, LiveThermal, camera_model
+from groundctl.fleet.thermal_live import CameraStream, LiveThermal
 from groundctl.store import Ack, Store, StoredHit
 
 if TYPE_CHECKING:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from groundctl.config import camera_model
 from groundctl.fleet.config import parse_stream_url
 from thermal import framing
 from thermal.camera import CameraModel
@@ -56,18 +57,6 @@ if TYPE_CHECKING:
     from groundctl.store import Store
 
 log = logging.getLogger(__name__)
-
-
-def camera_model(cam: CameraConfig) -> CameraModel:
-    """The catalogue's camera as intrinsics for the pipeline."""
-    return CameraModel.from_focal_length(
-        cam.width_px,
-        cam.height_px,
-        cam.focal_length_mm,
-        cam.pixel_pitch_um,
-        distortion=cam.distortion,
-        name=cam.name,
-    )
 
 
 @dataclass(frozen=True)

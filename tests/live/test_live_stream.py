@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from groundctl import config
-from groundctl.fleet.thermal_live import Backoff, CameraStream, LiveThermal, camera_model
+from groundctl.config import camera_model
+from groundctl.fleet.thermal_live import Backoff, CameraStream, LiveThermal
 from groundctl.store import Store
 from tests.live.livefix import PERSON, distance_m, write_scenario
 from thermal import framing
