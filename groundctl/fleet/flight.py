@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from groundctl.link import MissionItem, Vehicle, VehicleState
 
 # Extra battery kept on top of reserve + flight home, for wind and estimate error.
@@ -18,6 +20,23 @@ def airborne(st: VehicleState) -> bool:
     if st.in_air:
         return True
     return st.armed and st.position is not None and st.position.alt_rel_m > 2.0
+
+
+def whereabouts(st: VehicleState) -> dict[str, Any] | None:
+    """Where the drone is and how it fares, as the track log and the dispatch sinks record
+    it; None while it has no position or no link."""
+    p = st.position
+    if p is None or not st.link_ok:
+        return None
+    return {
+        "lat": p.lat,
+        "lon": p.lon,
+        "alt_amsl_m": p.alt_amsl_m,
+        "alt_rel_m": p.alt_rel_m,
+        "heading_deg": p.heading_deg,
+        "speed_ms": p.ground_speed_ms,
+        "battery_pct": st.battery.remaining_pct if st.battery else None,
+    }
 
 
 async def holds(v: Vehicle, items: list[MissionItem]) -> bool:

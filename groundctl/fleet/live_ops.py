@@ -28,6 +28,7 @@ from groundctl import config
 from groundctl.config import camera_model
 from groundctl.errors import GroundctlError
 from groundctl.fleet.config import FleetConfig
+from groundctl.fleet.flight import whereabouts
 from groundctl.fleet.thermal_live import CameraStream, LiveThermal
 from groundctl.store import Ack, Store, StoredHit
 
@@ -145,20 +146,12 @@ class LiveOps:
             await asyncio.sleep(1.0)
             for v in self.orch.vehicles.values():
                 st = v.telemetry.state()
-                p = st.position
-                if p is None or not st.link_ok:
+                where = whereabouts(st)
+                if where is None:
                     continue
                 with contextlib.suppress(Exception):
                     self.dispatcher.vehicle_state(
-                        st.sysid,
-                        lat=p.lat,
-                        lon=p.lon,
-                        alt_amsl_m=p.alt_amsl_m,
-                        alt_rel_m=p.alt_rel_m,
-                        heading_deg=p.heading_deg,
-                        speed_ms=p.ground_speed_ms,
-                        battery_pct=st.battery.remaining_pct if st.battery else None,
-                        mode=st.mode_name or st.mode.value,
+                        st.sysid, mode=st.mode_name or st.mode.value, **where
                     )
             self.dispatcher.progress(
                 {

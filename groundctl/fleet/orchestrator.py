@@ -29,7 +29,7 @@ from groundctl.config import AirframeConfig
 from groundctl.errors import LinkError
 from groundctl.fleet import assign, preflight, progress
 from groundctl.fleet.config import FleetConfig, VehicleConfig
-from groundctl.fleet.flight import RETURN_MARGIN_PCT, DroneLost, airborne, holds
+from groundctl.fleet.flight import RETURN_MARGIN_PCT, DroneLost, airborne, holds, whereabouts
 from groundctl.fleet.journal import ActiveSortie, Journal
 from groundctl.fleet.overwatch import OverwatchMixin, Watch
 from groundctl.fleet.sortie import (
@@ -787,22 +787,11 @@ class Orchestrator(OverwatchMixin):
             while True:
                 await asyncio.sleep(max(0.2, 1.0 / self.pace()))
                 st = v.telemetry.state()
-                p = st.position
-                if p is None or not st.link_ok:
-                    continue
-                self.journal.store.add_track_point(
-                    TrackPoint(
-                        sysid=st.sysid,
-                        ts=time.time(),
-                        lat=p.lat,
-                        lon=p.lon,
-                        alt_amsl_m=p.alt_amsl_m,
-                        alt_rel_m=p.alt_rel_m,
-                        heading_deg=p.heading_deg,
-                        speed_ms=p.ground_speed_ms,
-                        battery_pct=st.battery.remaining_pct if st.battery else None,
+                where = whereabouts(st)
+                if where is not None:
+                    self.journal.store.add_track_point(
+                        TrackPoint(sysid=st.sysid, ts=time.time(), **where)
                     )
-                )
 
         await asyncio.gather(events(), track())
 
