@@ -225,9 +225,10 @@ class Pipeline:
             blobs.x, blobs.y, blobs.area_px,
             m.lat if altitude else None, m.lon if altitude else None,
         )  # fmt: skip
-        names, conf, _ = classify(m.features, self.classifier)
-        if learned is not None:
+        if learned is not None and self.patch_model is not None:
             names, conf = learned_classes(learned, self.patch_model)
+        else:
+            names, conf, _ = classify(m.features, self.classifier)
         if cold.any():
             # A cool spot on hot ground is a person (or an animal) only at body-surface
             # temperatures; shadows and water are cooler, and nothing cold is a hot object.
