@@ -25,7 +25,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -248,21 +248,24 @@ def _stamp(
 
 def iter_stream_file(path: str | os.PathLike[str]) -> Iterator[ThermalFrame]:
     """Frames of a frame-stream recording; stops (FrameError) at the first damaged record."""
-    src = str(path)
     with open(path, "rb") as fh:
-        n = 0
-        while True:
-            prefix = fh.read(8)
-            if not prefix:
-                return
-            if len(prefix) < 8:
-                raise FrameError(f"{src}: record {n} truncated")
-            header_len = framing.decode_header(prefix)
-            head = fh.read(header_len)
-            _, _, _, nbytes = framing.parse_header(head)
-            payload = fh.read(nbytes)
-            yield framing.decode(prefix + head + payload, f"{src}#{n}")
-            n += 1
+        yield from _records(fh, str(path), "record {n} truncated")
+
+
+def _records(fh: BinaryIO, src: str, truncated: str) -> Iterator[ThermalFrame]:
+    """Frame-stream records read back to back from a file or a socket, until a clean end;
+    `truncated` (with ``{n}``, the record number) says what a cut-off record means here."""
+    n = 0
+    while True:
+        prefix = fh.read(8)
+        if not prefix:
+            return
+        if len(prefix) < 8:
+            raise FrameError(f"{src}: " + truncated.format(n=n))
+        head = fh.read(framing.decode_header(prefix))
+        _, _, _, nbytes = framing.parse_header(head)
+        yield framing.decode(prefix + head + fh.read(nbytes), f"{src}#{n}")
+        n += 1
 
 
 def iter_video(
@@ -345,18 +348,7 @@ def iter_socket_stream(url: str, timeout_s: float = 30.0) -> Iterator[ThermalFra
     if not host or not port.isdigit():
         raise FrameError(f"{url}: expected tcp://HOST:PORT")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as sock:
-        fh = sock.makefile("rb")
-        n = 0
-        while True:
-            prefix = fh.read(8)
-            if not prefix:
-                return
-            if len(prefix) < 8:
-                raise FrameError(f"{url}: stream ended inside frame {n}")
-            head = fh.read(framing.decode_header(prefix))
-            _, _, _, nbytes = framing.parse_header(head)
-            yield framing.decode(prefix + head + fh.read(nbytes), f"{url}#{n}")
-            n += 1
+        yield from _records(sock.makefile("rb"), url, "stream ended inside frame {n}")
 
 
 async def iter_stream(host: str, port: int) -> AsyncIterator[ThermalFrame]:
