@@ -46,6 +46,9 @@ Python API (stable; tests and the ground station's own tests start it in-process
         v.faults.duplicate_pct = 5; v.faults.reorder_pct = 5
         v.faults.kill(); v.faults.restart(); v.faults.gps_loss(); v.faults.gps_restore()
         v.faults.motor_failure(); v.faults.set_battery(12.0)
+        v.faults.drop_next_ack(mav_cmd, times=1)  # lose ACKs; the command is carried out
+        v.faults.execute_resent_commands = True    # as real autopilots: a re-send runs again
+                                                   # (default: answered with the first result)
         fleet.sim_time_s, fleet.clock.unix_s(), fleet.table()
         # thermal camera streams (sim.world): one TCP frame stream per vehicle
         await fleet.start_cameras(world, camera, base_port=5600)  # 0: free ports, see .port

@@ -41,7 +41,7 @@ class CommandsMixin:
             M.MAV_CMD_NAV_LAND,
         ):
             params[4], params[5] = float(msg.x), float(msg.y)
-        self._run_command(msg.command, params, msg.frame, self._requester(msg), 1)
+        self._run_command(msg.command, params, msg.frame, self._requester(msg), None)
 
     def _run_command(
         self,
@@ -49,22 +49,29 @@ class CommandsMixin:
         params: list[float],
         frame: int | None,
         requester: tuple[int, int],
-        confirmation: int,
+        confirmation: int | None,
     ) -> None:
-        # A ground station re-sends a command whose ACK was lost; answer it with the first
-        # result instead of executing it again (a second take-off would fail).
+        """Execute a command and ACK it; `confirmation` is None for COMMAND_INT (no such field).
+
+        A ground station re-sends a command whose ACK was lost. Real autopilots execute the
+        re-send again (a second take-off is then refused); the sim, unless told to behave that
+        way, answers it with the first result. A COMMAND_LONG re-send has a higher
+        `confirmation`; a COMMAND_INT one can only be told by arriving soon after.
+        """
         key = (requester, cmd, tuple(_nan_safe(x) for x in params), frame)
+        now = self.clock.wall()
         last = self._last_command
-        if (
-            confirmation > 0
-            and last is not None
-            and last[0] == key
-            and self.clock.wall() - last[2] < 3.0
-        ):
-            self._ack(cmd, last[1], requester)
-            return
+        if last is not None and last[0] == key and not self.execute_resent_commands:
+            if confirmation is None:
+                resent = now - last[2] < 3.0
+            else:
+                resent = last[3] is not None and last[3] < confirmation and now - last[2] < 15.0
+            if resent:
+                self._last_command = (key, last[1], last[2], confirmation)
+                self._ack(cmd, last[1], requester)
+                return
         result = self.command(cmd, params, frame=frame, requester=requester)
-        self._last_command = (key, result, self.clock.wall())
+        self._last_command = (key, result, now, confirmation)
         self._ack(cmd, result, requester)
 
     def command(

@@ -88,6 +88,9 @@ class TelemetryMixin:
         self.send(M.MAVLink_statustext_message(severity, text[:50].encode(), 0, 0))
 
     def _ack(self, command: int, result: int, requester: tuple[int, int]) -> None:
+        if self.acks_to_drop.get(command, 0) > 0:
+            self.acks_to_drop[command] -= 1
+            return
         self.send(M.MAVLink_command_ack_message(command, result, 0, 0, *requester))
 
     @property

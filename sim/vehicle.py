@@ -153,7 +153,9 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
         self.fence_breached = False
         self.failsafe = ""
         self._upload: Upload | None = None
-        self._last_command: tuple[Any, int, float] | None = None
+        self._last_command: tuple[Any, int, float, int | None] | None = None
+        self.execute_resent_commands = False
+        self.acks_to_drop: dict[int, int] = {}
         self._last_upload: tuple[int, int, int, tuple[int, int]] | None = None
         self._phys_done_s = now
         self.streams = dict(DEFAULT_STREAMS)
@@ -419,6 +421,19 @@ class Faults:
     reorder_pct = property(
         lambda s: s._lf().reorder_pct, lambda s, v: setattr(s._lf(), "reorder_pct", float(v))
     )
+
+    def drop_next_ack(self, command: int, times: int = 1) -> None:
+        """Lose the next `times` COMMAND_ACKs for `command` (the command itself is carried out)."""
+        self._v.acks_to_drop[command] = self._v.acks_to_drop.get(command, 0) + times
+
+    @property
+    def execute_resent_commands(self) -> bool:
+        """True: a re-sent command is executed again, as real PX4 and ArduPilot do."""
+        return self._v.execute_resent_commands
+
+    @execute_resent_commands.setter
+    def execute_resent_commands(self, on: bool) -> None:
+        self._v.execute_resent_commands = bool(on)
 
     def kill(self) -> None:
         self._v.kill()

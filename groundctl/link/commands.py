@@ -143,4 +143,4 @@ async def send_command(
                 cls = UnsupportedError if result == UNSUPPORTED else CommandDenied
                 if result not in MAV_RESULT_NAMES:
                     reason = reason or f"unknown MAV_RESULT {result}"
-                raise cls(sysid, name, result, reason)
+                raise cls(sysid, name, result, reason, resent=confirmation > 0)

@@ -43,10 +43,15 @@ class CommandDenied(LinkError):
 
     `result` is the MAV_RESULT code, `reason` the STATUSTEXT the vehicle sent just before
     (PX4 and ArduPilot explain pre-arm refusals that way), or "" when it said nothing.
+    `resent` is True when the refusal answered a re-send: the first try may have been carried
+    out with its ACK lost, and a command that cannot be repeated (take-off) is then refused.
     """
 
-    def __init__(self, sysid: int, command: str, result: int, reason: str = "") -> None:
+    def __init__(
+        self, sysid: int, command: str, result: int, reason: str = "", *, resent: bool = False
+    ) -> None:
         self.sysid = sysid
+        self.resent = resent
         self.command = command
         self.result = result
         self.result_name = MAV_RESULT_NAMES.get(result, str(result))

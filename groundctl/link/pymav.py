@@ -13,7 +13,12 @@ from typing import Any
 
 from groundctl.errors import LinkError
 from groundctl.link.commands import send_command
-from groundctl.link.errors import DuplicateSysidError, ParamError, UnsupportedError
+from groundctl.link.errors import (
+    CommandDenied,
+    DuplicateSysidError,
+    ParamError,
+    UnsupportedError,
+)
 from groundctl.link.ext import ext_u32
 from groundctl.link.link import MavLink, VehicleRecord, mavlink2
 from groundctl.link.missionproto import clear_plan, download_plan, upload_plan
@@ -269,7 +274,13 @@ class _Action(Action):
         if self._ap:
             # ArduPilot Copter takes off only in GUIDED, to an altitude above home.
             await self.set_mode("GUIDED")
-            await self.v.command(C.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, NAN, 0, 0, alt_rel_m)
+            try:
+                await self.v.command(C.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, NAN, 0, 0, alt_rel_m)
+            except CommandDenied as e:
+                # ArduPilot refuses a take-off once it has left the ground, so a re-send after
+                # a lost ACK is answered FAILED although the first one is climbing.
+                if not (e.resent and await self._leaving_ground()):
+                    raise
             return
         home = self.v._tracker.home
         if home is None:
@@ -283,6 +294,16 @@ class _Action(Action):
         await self.v.command(
             C.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, NAN, NAN, NAN, home.alt_amsl_m + alt_rel_m
         )
+
+    async def _leaving_ground(self, within_s: float = 3.0) -> bool:
+        t = self.v._tracker
+        end = time.monotonic() + within_s
+        while time.monotonic() < end:
+            climbed = t.position is not None and t.position.alt_rel_m > 0.5
+            if t.armed and (t.in_air or climbed):
+                return True
+            await asyncio.sleep(0.1)
+        return False
 
     async def start_mission(self, from_seq: int | None = None) -> None:
         if from_seq is not None:

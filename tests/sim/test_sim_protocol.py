@@ -198,6 +198,36 @@ def test_flight_commands_px4(mavic3t):
         gcs.close()
 
 
+def test_resent_command_answered_with_first_result_or_executed_again(mavic3t):
+    with SimFleetThread(
+        vehicles=1,
+        autopilot="ardupilot",
+        airframe=mavic3t,
+        home=HOME,
+        speedup=20,
+        seed=4,
+        gcs_port=None,
+        api_base_port=0,
+    ) as ft:
+        v = ft.vehicles[0]
+        gcs = Gcs(v.ports.pymavlink_api)
+        gcs.wait_type("HOME_POSITION", timeout=30)
+        assert gcs.set_mode_ap(4) == M.MAV_RESULT_ACCEPTED  # GUIDED
+        assert gcs.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == M.MAV_RESULT_ACCEPTED
+        # Three ACKs lost, 1 s apart: the fourth try, by its higher confirmation, is known
+        # as a re-send and gets the first answer even after the 3 s a COMMAND_INT has.
+        v.faults.drop_next_ack(M.MAV_CMD_NAV_TAKEOFF, 3)
+        t0 = time.monotonic()
+        assert gcs.command(M.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, NAN, 0, 0, 10) == 0
+        assert time.monotonic() - t0 > 3.0 and v.acks_to_drop[M.MAV_CMD_NAV_TAKEOFF] == 0
+        assert not v.landed
+        # Real autopilots execute a re-send again: ArduPilot refuses a take-off in the air.
+        v.faults.execute_resent_commands = True
+        r = gcs.command(M.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, NAN, 0, 0, 10)
+        assert r == M.MAV_RESULT_FAILED
+        gcs.close()
+
+
 def test_kill_and_restart(mavic3t):
     with SimFleetThread(
         vehicles=1,

@@ -156,6 +156,34 @@ async def test_ardupilot_guided_takeoff_mission_start_and_home_item() -> None:
         await v.close()
 
 
+async def test_ardupilot_takeoff_survives_a_lost_ack_and_a_refused_resend() -> None:
+    """Real ArduPilot executes a re-sent take-off again and refuses it once airborne."""
+    from pymavlink.dialects.v20 import common as M
+
+    from groundctl.link.errors import CommandDenied
+
+    async with flying(1, "ardupilot") as (link, fleet):
+        sv = fleet.vehicles[0]
+        sv.faults.execute_resent_commands = True
+        v = await ready(link)
+        await v.action.set_mode(FlightMode.GUIDED)
+        await v.action.arm()
+        await v.telemetry.wait_for(lambda s: s.armed, 10, "armed")
+        sv.faults.drop_next_ack(M.MAV_CMD_NAV_TAKEOFF)
+        await v.action.takeoff(15)
+        assert sv.acks_to_drop[M.MAV_CMD_NAV_TAKEOFF] == 0  # the first ACK was really lost
+        await v.telemetry.wait_for(
+            lambda s: s.position is not None and s.position.alt_rel_m > 10, 60, "climb"
+        )
+        # A refusal for a real reason still reaches the caller.
+        await v.action.land()
+        await v.telemetry.wait_for(lambda s: not s.armed, 90, "landed and disarmed")
+        with pytest.raises(CommandDenied) as refused:
+            await v.action.takeoff(15)
+        assert not refused.value.resent and "FAILED" in str(refused.value)
+        await v.close()
+
+
 async def test_ardupilot_over_tcp_and_params() -> None:
     async with sim.SimFleet(
         vehicles=1,
