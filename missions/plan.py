@@ -26,6 +26,10 @@ Waypoint kinds: ``transit`` (to/from launch or between cells), ``lane_start`` an
 ``lane_end`` (the camera sweep runs between them), ``turn`` (a routed corner between two
 lanes), ``terrain`` (inserted on a lane or transit to follow the ground).
 
+Lane ids are unique per piece: a lane split between two sorties (a segment or a battery
+ending mid-lane) has one id per piece (`unique_lane_pieces`), so that a lane counts as swept
+exactly when its own ``lane_end`` is reached.
+
 A sortie's waypoints begin at the first point after take-off and end back over its launch
 point; `mission_items` adds take-off, the speed, and return-to-launch. `Sortie.resume_from`
 cuts a sortie to start at a given lane, so an interrupted sortie resumes at its first
@@ -192,7 +196,8 @@ class Plan(_Model):
                 f"understands ({PLAN_FORMAT_VERSION}); upgrade groundctl"
             )
         try:
-            return cls.model_validate(raw)
+            # Plans written before lane pieces had their own ids are renumbered on load.
+            return unique_lane_pieces(cls.model_validate(raw))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in err["loc"])
@@ -211,6 +216,41 @@ class Plan(_Model):
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(self.to_json(), encoding="utf-8")
+
+
+def unique_lane_pieces(plan: Plan) -> Plan:
+    """The plan with one lane id per piece of a lane.
+
+    Where a segment or a battery ends in the middle of a lane, the lane is flown in two
+    pieces by two sorties. Progress is kept per lane id (a lane is swept when its
+    ``lane_end`` is reached), so pieces sharing an id would count the whole lane swept after
+    the first piece and lose the second from a resumed or handed-over search. The first
+    sortie keeps the id, later pieces get new ids above every id in the plan.
+    """
+    ids = [w.lane_id for s in plan.sorties for w in s.waypoints if w.lane_id is not None]
+    next_id = max(ids, default=-1) + 1
+    seen: set[int] = set()
+    segments, changed = [], False
+    for seg in plan.segments:
+        sorties = []
+        for sortie in seg.sorties:
+            new = {}
+            for lane in sortie.lane_ids:
+                if lane in seen:
+                    new[lane], next_id = next_id, next_id + 1
+                seen.add(lane)
+            if new:
+                changed = True
+                wps = tuple(
+                    w.model_copy(update={"lane_id": new[w.lane_id]}) if w.lane_id in new else w
+                    for w in sortie.waypoints
+                )
+                lane_ids = tuple(new.get(x, x) for x in sortie.lane_ids)
+                sortie = sortie.model_copy(update={"waypoints": wps, "lane_ids": lane_ids})
+            sorties.append(sortie)
+        lane_ids = tuple(dict.fromkeys(x for s in sorties for x in s.lane_ids))
+        segments.append(seg.model_copy(update={"sorties": tuple(sorties), "lane_ids": lane_ids}))
+    return plan.model_copy(update={"segments": tuple(segments)}) if changed else plan
 
 
 @dataclass(frozen=True)

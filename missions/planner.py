@@ -30,6 +30,7 @@ from missions.plan import (
     SegmentStats,
     Sortie,
     Waypoint,
+    unique_lane_pieces,
 )
 from missions.route import Router, build_route
 from missions.segment import Track, Vehicle, partition, split_sorties
@@ -342,7 +343,7 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
     hole_rings = [
         _ring_latlon(local.frame, r) for p in multipolygon(local.area).geoms for r in p.interiors
     ] + [_ring_latlon(local.frame, p.exterior) for p in multipolygon(local.holes).geoms]
-    return Plan(
+    plan = Plan(
         name=req.name or local.source.name,
         area=area_rings,
         holes=tuple(hole_rings),
@@ -363,6 +364,7 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
         stats=stats,
         segments=tuple(segments),
     )
+    return unique_lane_pieces(plan)
 
 
 def _waypoints(

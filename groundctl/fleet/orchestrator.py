@@ -21,7 +21,7 @@ import contextlib
 import logging
 import math
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -50,7 +50,7 @@ from groundctl.link import (
 )
 from groundctl.link import mission_hash as content_hash
 from groundctl.store import TrackPoint
-from missions.plan import Plan
+from missions.plan import Plan, unique_lane_pieces
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ class Orchestrator(OverwatchMixin):
         hits_from_store: bool = True,
         min_person_confidence: float = 0.5,
     ) -> None:
-        self.plan = plan
+        # One id per lane piece, whoever built the plan: progress is kept per lane id.
+        self.plan = plan = unique_lane_pieces(plan)
         self.fleet = fleet
         self.vehicles = dict(vehicles)
         self.journal = journal
@@ -117,14 +118,6 @@ class Orchestrator(OverwatchMixin):
         self.all_lanes: list[int] = [lane for s in plan.sorties for lane in s.lane_ids]
         self.lane_start, self.lane_end, self.lane_sweep_s = lane_geometry(plan)
         self.swept: set[int] = journal.swept_lanes()
-        # The planner may split one lane between two segments (same lane id, one piece
-        # each): such a lane is swept only when every piece is, not when the first is.
-        segs_of: dict[int, set[int]] = {}
-        for s in plan.sorties:
-            for lane in s.lane_ids:
-                segs_of.setdefault(lane, set()).add(s.segment)
-        self._split: dict[int, set[int]] = {x: g for x, g in segs_of.items() if len(g) > 1}
-        self._pieces_done: dict[int, set[int]] = {}
         self.queues: dict[str, deque[Job]] = {n: deque() for n in self.cfg}
         self.current: dict[str, Job | None] = dict.fromkeys(self.cfg)
         self.lost: set[str] = set()
@@ -188,11 +181,7 @@ class Orchestrator(OverwatchMixin):
     def _left(self, job: Job, taken: set[int] | frozenset[int] = frozenset()) -> Job | None:
         """What is left of a job: its lanes not swept (nor `taken` by another drone), as a
         sortie resuming at the first of them. None when nothing is left."""
-        left = [
-            x
-            for x in job.lanes
-            if x not in self.swept and x not in taken and not self._piece_flown(x, job)
-        ]
+        left = [x for x in job.lanes if x not in self.swept and x not in taken]
         if not left:
             return None
         if tuple(left) == job.lanes:
@@ -633,7 +622,7 @@ class Orchestrator(OverwatchMixin):
             if not st.link_ok:
                 continue
             done = progress.swept_lanes(lane_end, st.mission.reached, st.mission.current_seq)
-            new = self._whole_lanes(done, job) - self.swept
+            new = done - self.swept
             if new:
                 self.swept |= new
                 self._wake.set()
@@ -670,19 +659,6 @@ class Orchestrator(OverwatchMixin):
             if not self._orders[name].empty():
                 return "overwatch"
 
-    @staticmethod
-    def _pieces_in(job: Job) -> Counter[int]:
-        return Counter(w.lane_id for w in job.sortie.waypoints if w.kind == "lane_end")
-
-    def _piece_flown(self, lane: int, job: Job) -> bool:
-        """`job` flies only its own piece of a split lane, and that piece is done."""
-        segs = self._split.get(lane)
-        return (
-            segs is not None
-            and self._pieces_in(job)[lane] < len(segs)
-            and job.sortie.segment in self._pieces_done.get(lane, ())
-        )
-
     def _orphaned_lanes(self) -> list[int]:
         """Unswept lanes that no drone has queued or is flying (a safety net: whatever the
         bookkeeping missed must not leave the fleet idling with the search unfinished)."""
@@ -699,22 +675,6 @@ class Orchestrator(OverwatchMixin):
             "orphan_lanes", f"{len(lanes)} unassigned lanes to {name}", lanes=lanes,
             sysid=self.sysid(name), severity="warning",
         )  # fmt: skip
-
-    def _whole_lanes(self, done: set[int], job: Job) -> set[int]:
-        """Lanes of `done` (flown by `job`) that are now swept everywhere. A rebuilt sortie
-        flies every piece of a split lane; a planned one only its segment's piece."""
-        pieces = self._pieces_in(job)
-        whole = set()
-        for x in done:
-            segs = self._split.get(x)
-            if segs is None or pieces[x] >= len(segs):
-                whole.add(x)
-                continue
-            got = self._pieces_done.setdefault(x, set())
-            got.add(job.sortie.segment)
-            if got >= segs:
-                whole.add(x)
-        return whole
 
     async def _end_sortie(self, name: str, job: Job, sortie_id: int, reason: str) -> None:
         """Close a sortie: what is left of it is flown next (by this drone, or by the others

@@ -173,3 +173,55 @@ def test_hole_margin_keeps_the_path_off_holes(draw):
     assert measured_coverage(plan, local.frame, local.searchable) > 0.99
     with pytest.raises(PlanError, match="half the footprint"):
         make_plan(local, PlanRequest(H20T, ALT, hole_margin_m=30.0))
+
+
+def _lane_ends(plan: Plan) -> list[list[int]]:
+    return [[w.lane_id for w in s.waypoints if w.kind == "lane_end"] for s in plan.sorties]
+
+
+def _cut_pieces(plan: Plan) -> list[tuple[int, int]]:
+    """(first piece, second piece) of each lane cut mid-way: one ends where the other starts."""
+    ends = {
+        (w.lat, w.lon): w.lane_id for s in plan.sorties for w in s.waypoints if w.kind == "lane_end"
+    }
+    return [
+        (ends[(w.lat, w.lon)], w.lane_id)
+        for s in plan.sorties
+        for w in s.waypoints
+        if w.kind == "lane_start" and (w.lat, w.lon) in ends
+    ]
+
+
+def test_a_lane_split_between_sorties_has_one_id_per_piece(draw):
+    """Progress is kept per lane id: a shared id would count the second piece swept after the
+    first and drop it from a resumed or handed-over search."""
+    local = prepare(SearchArea((draw.ring(box(0, 0, 1000, 1000)),)))
+    v = Vehicle("short", speed_ms=10.0, usable_endurance_s=900.0)
+    plan = make_plan(
+        local, PlanRequest(H20T, ALT, 0.1, vehicles=(v, v), launches=(draw.ring([(-50, -50)])[0],))
+    )
+    per_sortie = _lane_ends(plan)
+    ends = [x for lanes in per_sortie for x in lanes]
+    assert len(ends) == len(set(ends))  # each id is swept once, by one sortie
+    for s in plan.sorties:
+        starts = [w.lane_id for w in s.waypoints if w.kind == "lane_start"]
+        assert (
+            starts == list(s.lane_ids) == [w.lane_id for w in s.waypoints if w.kind == "lane_end"]
+        )
+    cuts = _cut_pieces(plan)
+    assert len(cuts) >= len(plan.sorties) - 2  # batteries and segments end mid-lane here
+    assert all(a != b for a, b in cuts)
+
+    # A plan written before pieces had ids of their own shares the id; loading renumbers it.
+    second = {b: a for a, b in cuts}
+    raw = plan.model_dump(mode="json")
+    for seg in raw["segments"]:
+        seg["lane_ids"] = list(dict.fromkeys(second.get(x, x) for x in seg["lane_ids"]))
+        for s in seg["sorties"]:
+            s["lane_ids"] = [second.get(x, x) for x in s["lane_ids"]]
+            for w in s["waypoints"]:
+                w["lane_id"] = second.get(w["lane_id"], w["lane_id"])
+    old = Plan.model_validate(raw)
+    assert len({x for lanes in _lane_ends(old) for x in lanes}) < len(ends)
+    again = Plan.from_json(old.to_json())
+    assert _lane_ends(again) == per_sortie and again == plan
