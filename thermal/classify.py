@@ -37,12 +37,15 @@ class Features:
     # the blob's peak ranks among the frame's pixels.
     contrast_rel: NDArray[np.float64] | None = None
     peak_rank: NDArray[np.float64] | None = None
+    # Radiometric mode, NaN otherwise: the blob's mean temperature above its background (°C).
+    mean_contrast_c: NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
 class ClassifierConfig:
     min_confidence: float = 0.45  # best class score below this: "unknown"
     group_radius_m: float = 25.0  # animals graze within this of each other
+    group_temp_diff_c: float = 4.0  # and their coats read alike within this
     min_area_m2: float = 0.05  # smaller than a hare: noise, a bird, a hot stone
     max_area_m2: float = 40.0  # larger: a building, a field patch
 
@@ -88,15 +91,6 @@ def classify(
     if n == 0:
         return np.zeros(0, object), np.zeros(0), np.zeros((0, 3))
     elong = f.length_m / np.maximum(f.width_m, 1e-6)
-    similar = _trap(f.area_m2, 0.1, 0.2, 2.2, 3.0, 0.0) > 0.5
-    groups = group_size(
-        np.where(similar, f.east_m, np.nan),
-        np.where(similar, f.north_m, np.nan),
-        cfg.group_radius_m,
-        f.peak_c,
-    )
-    grouped = np.where(np.isnan(f.east_m), np.nan, (groups >= 1).astype(np.float64))
-
     # Radiometric: how clearly the blob stands out of the scene's own texture. On a sun-lit
     # afternoon the background itself is a few degrees "noisy" (rocks, trails, dry grass), and
     # blobs only a few sigma above it are mostly that texture; a person stands out further.
@@ -107,6 +101,35 @@ def classify(
     # a little of the day's heat is a few degrees warm whatever the night.
     excess = f.contrast_c / np.maximum(37.0 - (f.peak_c - f.contrast_c), 1.0)
     alive = _trap(excess, 0.1, 0.18, 1e9, 1e9, 0.2)
+    # Only bodies make a group: blobs of an animal's size that are fully alive-warm and stand
+    # clear of the scene's texture, not the banks, tracks and grass a night scene is full of
+    # (their mean temperature hugs the background, and so would look alike with anything).
+    similar = (_trap(f.area_m2, 0.1, 0.2, 2.2, 3.0, 0.0) > 0.5) & (alive >= 1.0) & (clear >= 1.0)
+    # A flock is alike in its coats, not in its peaks: whether a sheep's face or a deer's head
+    # is in view moves its warmest pixel by several degrees from one animal to the next,
+    # while the fleece or fur that makes up most of each blob reads the same. So where it is
+    # known, the blobs' mean temperature decides whether they look alike.
+    body_c = f.peak_c
+    if f.mean_contrast_c is not None:
+        mean_c = f.peak_c - f.contrast_c + f.mean_contrast_c
+        body_c = np.where(np.isnan(mean_c), f.peak_c, mean_c)
+    groups = group_size(
+        np.where(similar, f.east_m, np.nan),
+        np.where(similar, f.north_m, np.nan),
+        cfg.group_radius_m,
+        body_c,
+        cfg.group_temp_diff_c,
+    )
+    grouped = np.where(np.isnan(f.east_m), np.nan, (groups >= 1).astype(np.float64))
+    # Company speaks for a quadruped's back (sheep, deer, dogs and cattle are 1.8-4 times as
+    # long as wide from above), not against an upright person's compact, roundish outline
+    # (shoulders and head, under a metre and under twice as long as wide): a farmer among
+    # his flock or a walker passing a herd is still a person.
+    # (Radiometric only: relative-mode rules were set on HIT-UAV and are left as they are.)
+    upright = _trap0(f.length_m, 0.0, 0.0, 0.8, 1.0) * _trap0(elong, 0.0, 0.0, 1.6, 2.0)
+    upright = np.where(np.isnan(f.contrast_c), 0.0, upright)
+    in_company = np.where(grouped == 1.0, 1.0 - upright, 0.0)
+
     person = (
         _trap(f.length_m, 0.25, 0.45, 2.1, 2.8, 0.05)
         * _trap(f.width_m, 0.12, 0.25, 0.7, 1.0, 0.05)
@@ -115,7 +138,7 @@ def classify(
         * _trap(f.contrast_c, 0.5, 2.5, 40.0, 60.0, 0.3)
         * clear
         * alive
-        * np.where(grouped == 1.0, 0.6, 1.0)
+        * (1.0 - 0.4 * in_company)
         # Over a metre long but stocky is a quadruped's back (sheep 1.2 x 0.55, deer 1.5 x
         # 0.55: 2-2.7 times as long as wide), not a person: a person that long is lying and
         # lies ~3.5 times as long as wide (1.75 x 0.5); sitting with legs out stays under ~1.1 m.
@@ -130,7 +153,7 @@ def classify(
         * _trap(f.contrast_c, 0.4, 1.5, 35.0, 50.0, 0.3)
         * clear
         * alive
-        * np.where(grouped == 1.0, 1.0, np.where(np.isnan(grouped), 0.8, 0.55))
+        * np.where(np.isnan(grouped), 0.8, 0.55 + 0.45 * in_company)
     )
     # Evidence for a hot object must be present, not merely unknown: NaN sizes count as 0.
     roundish_big = _trap0(elong, 0.0, 0.0, 1.35, 1.7) * _trap0(f.area_m2, 0.8, 1.3, 1e9, 1e9)

@@ -121,6 +121,7 @@ def measure(
         north_m=north,
         contrast_rel=nan if radiometric else blobs.contrast.astype(np.float64),
         peak_rank=nan if radiometric else blobs.peak_rank.astype(np.float64),
+        mean_contrast_c=blobs.mean_contrast.astype(np.float64) if radiometric else nan,
     )
     return Measured(blobs, features, lat, lon, unc)
 
