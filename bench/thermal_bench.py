@@ -386,7 +386,7 @@ def _score(
     live = [t for t in truth if t["kind"] in ("person", "animal")]
     errors, confusion = [], {"person_as_animal": 0, "animal_as_person": 0}
     found = {"person": set(), "animal": set()}
-    false_hits = 0
+    false_hits = duplicates = 0
     false_detail: list[dict[str, Any]] = []
     for h in hits:
         if h.target_class not in ("person", "animal"):
@@ -416,6 +416,8 @@ def _score(
             continue
         errors.append(dist)
         if best["kind"] == h.target_class:
+            # A second hit on a body already found: not false, but one more pin to clear.
+            duplicates += best["id"] in found[h.target_class]
             found[h.target_class].add(best["id"])
         elif best["kind"] == "person":
             confusion["person_as_animal"] += 1
@@ -432,6 +434,7 @@ def _score(
         "animals_found": sum(t["id"] in found["animal"] for t in vis_a),
         "false_confirmed_hits": false_hits,
         "false_hits": false_detail,
+        "duplicate_hits": duplicates,
         "area_km2": round(area_km2, 4),
         "confusion": confusion,
         "errors_m": errors,
@@ -618,6 +621,7 @@ def simulated(quick: bool) -> dict[str, Any]:
         "person_recall": round(sum(r["persons_found"] for r in runs) / vp, 3) if vp else None,
         "animal_recall": round(sum(r["animals_found"] for r in runs) / va, 3) if va else None,
         "false_confirmed_hits_per_km2": round(false / area, 2) if area else None,
+        "duplicate_hits": sum(r["duplicate_hits"] for r in runs),
         "person_as_animal": sum(r["confusion"]["person_as_animal"] for r in runs),
         "animal_as_person": sum(r["confusion"]["animal_as_person"] for r in runs),
         "median_error_m": round(float(np.median(errors)), 2) if errors else None,
@@ -705,11 +709,11 @@ def _print_hit_uav(h: dict[str, Any], label: str = "learned patch classifier") -
 def _print_sim(s: dict[str, Any]) -> None:
     print("\nSimulated searches (80 m AGL, navigation noise)")
     print(
-        "  scenario                              frames  persons  animals  false  hot-obj  median err"
+        "  scenario                              frames  persons  animals  false  dup  hot-obj  median err"
     )
     for r in s["scenarios"]:
         print(f"  {r['scenario'][:36]:36s}  {r['frames']:6d}  {r['persons_found']}/{r['visible_persons']:<6d} "
-              f"{r['animals_found']}/{r['visible_animals']:<6d} {r['false_confirmed_hits']:5d}  {r['hot_object_hits']:7d}  "
+              f"{r['animals_found']}/{r['visible_animals']:<6d} {r['false_confirmed_hits']:5d}  {r['duplicate_hits']:3d}  {r['hot_object_hits']:7d}  "
               f"{r['median_error_m']}")  # fmt: skip
         for m in r.get("missed_persons", []):
             print(f"      missed {m['id']} ({m['posture']}): seen as {m['seen_as'] or 'nothing'}")
@@ -718,7 +722,7 @@ def _print_sim(s: dict[str, Any]) -> None:
                   f"{f['nearest_m']} m from {f['nearest']}")  # fmt: skip
     t = s["total"]
     print(f"  total: person recall {t['person_recall']}, animal recall {t['animal_recall']}, "
-          f"false confirmed hits/km² {t['false_confirmed_hits_per_km2']}, confusion P->A {t['person_as_animal']} "
+          f"false confirmed hits/km² {t['false_confirmed_hits_per_km2']}, duplicate hits {t['duplicate_hits']}, confusion P->A {t['person_as_animal']} "
           f"A->P {t['animal_as_person']}, error median {t['median_error_m']} m p95 {t['p95_error_m']} m "
           f"-> {'ok' if t['meets_target'] else 'MISSED'}")  # fmt: skip
 
