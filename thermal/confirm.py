@@ -151,11 +151,21 @@ class Confirmer:
             )
             si, ti = np.nonzero(d <= gate)
             # Classified sightings claim their targets before unclassified blobs do, so a
-            # tentative fragment never pushes the body itself into a target of its own.
+            # tentative fragment never pushes the body itself into a target of its own. And
+            # a body's sighting joins a target already holding a class before a tentative
+            # one within the gate: a grass blob beside a body, left over in a frame where
+            # the body took its target, must not then take the body's next sighting and
+            # split it into two hits (pose bias between passes moves a body by metres).
             tentative = [sightings[i].target_class == "unknown" for i in si.tolist()]
-            pairs = sorted(
-                zip(tentative, d[si, ti].tolist(), si.tolist(), ti.tolist(), strict=True)
-            )
+            body = [sightings[i].target_class in ("person", "animal") for i in si.tolist()]
+            glimpse = [set(t.votes) == {"unknown"} for t in live]
+            order = [
+                (tent, is_body and glimpse[j], float(d[i, j]), i, j)
+                for tent, is_body, i, j in zip(
+                    tentative, body, si.tolist(), ti.tolist(), strict=True
+                )
+            ]
+            pairs = [(x[0], x[2], x[3], x[4]) for x in sorted(order)]
         used_s: set[int] = set()
         touched: dict[int, Target] = {}
         for _, _, i, j in pairs:

@@ -66,6 +66,25 @@ def test_a_split_body_stays_one_hit_when_a_fragment_is_unclassified():
     assert hits[0].target_class == "person"
 
 
+def test_a_grass_blob_beside_a_body_does_not_split_it_into_two_hits():
+    # What live overwatch showed: frames 1-2 confirm a person. Frame 3 sees two warm grass
+    # blobs there; the nearer takes the target, the other (3 m off) starts a tentative one.
+    # In frame 4 the pass's pose bias puts the person nearer that tentative target than its
+    # own; it must still join the person's target, or both become person hits.
+    c = Confirmer()
+    c.add([sighting(0, 0, 1)])
+    assert len(c.add([sighting(0.3, 0, 2)])) == 1
+    grass = dataclasses.replace(sighting(0.2, 0, 3), target_class="unknown", confidence=0.05)
+    other = dataclasses.replace(sighting(0, 3.2, 3), target_class="unknown", confidence=0.05)
+    c.add([grass, other])
+    assert len(c.targets) == 2  # the tentative target beside the body
+    c.add([sighting(0, 2.5, 4), dataclasses.replace(grass, frame_id=4, timestamp=4.0)])
+    for k in range(5, 8):
+        c.add([sighting(0.3, 0.8, k)])
+    persons = [h for h in c.hits if h.target_class == "person"]
+    assert len(persons) == 1 and len(persons[0].sightings) >= 7
+
+
 def test_far_apart_sightings_are_different_targets_and_ids_are_stable():
     c = Confirmer()
     c.add([sighting(0, 0, 1), sighting(200, 0, 1)])
