@@ -255,9 +255,18 @@ class Confirmer:
         return [self._hit(t) for t in self.targets if t.confirmed]
 
     def _clutter_near(self, t: Target) -> int:
-        """How many hot-object targets (other than `t`) lie within the clutter radius."""
+        """How many hot-object targets (other than `t`) lie within the clutter radius.
+
+        Lukewarm ones do not count: a stream or a grass streak a few degrees above frozen
+        ground (oblique views at night make many) is no body look-alike, unlike sun-heated
+        rock and roofs.
+        """
         if self._clutter is None:
-            hot = [x for x in self.targets if x.target_class == "vehicle_or_hot_object"]
+            hot = [
+                x
+                for x in self.targets
+                if x.target_class == "vehicle_or_hot_object" and not self._lukewarm(x)
+            ]
             self._clutter = np.array([[x.east_m, x.north_m] for x in hot]).reshape(-1, 2)
         if not len(self._clutter):
             return 0

@@ -132,13 +132,18 @@ def test_the_class_is_confirmed_not_just_the_place():
     assert [h.target_class for h in hits] == ["person"]
 
 
-def _hot_patches(c, n, frames=(1, 2)):
+def _hot_patches(c, n, frames=(1, 2), temp_c=None):
     """n sun-heated patches 10-18 m around the origin (outside the association gate, inside
     the clutter radius), each seen as a hot object twice."""
     for k in frames:
         c.add(
             [
-                sighting(r * np.cos(a), r * np.sin(a), k, cls="vehicle_or_hot_object", conf=0.9)
+                dataclasses.replace(
+                    sighting(
+                        r * np.cos(a), r * np.sin(a), k, cls="vehicle_or_hot_object", conf=0.9
+                    ),
+                    temp_c=temp_c,
+                )
                 for r, a in zip(
                     np.linspace(10, 18, n),
                     np.linspace(0, 2 * np.pi, n, endpoint=False),
@@ -173,6 +178,26 @@ def test_person_beside_a_car_and_a_campfire_is_still_confirmed():
     lone = Confirmer()
     lone.add([sighting(0.0, 0.0, 10, conf=0.75)])
     assert hits[0].confidence < lone.add([sighting(0.4, -0.3, 11, conf=0.8)])[0].confidence
+
+
+def test_lukewarm_streaks_are_no_clutter_around_a_body():
+    """Grass streaks and stream banks a few degrees above frozen ground (oblique night views
+    make many) are no body look-alikes: unlike sun-heated rock they leave a body's confidence
+    alone."""
+
+    def person_among(temp_c):
+        c = Confirmer()
+        _hot_patches(c, 6, temp_c=temp_c)
+        c.add([sighting(0.0, 0.0, 10, conf=0.75)])
+        return c.add([sighting(0.4, -0.3, 11, conf=0.8)])
+
+    lone = Confirmer()
+    lone.add([sighting(0.0, 0.0, 10, conf=0.75)])
+    alone = lone.add([sighting(0.4, -0.3, 11, conf=0.8)])[0].confidence
+    among_streaks = person_among(8.0)
+    assert [h.target_class for h in among_streaks] == ["person"]
+    assert among_streaks[0].confidence == pytest.approx(alone)
+    assert person_among(41.0) == []  # six sun-heated look-alikes around: not confirmed
 
 
 def test_gap_in_time_starts_a_new_target():
