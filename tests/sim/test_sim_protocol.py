@@ -14,16 +14,25 @@ from sim import SimFleetThread
 NAN = math.nan
 
 
-def test_autopilot_version_params_and_message_intervals(mavic3t):
-    with SimFleetThread(
-        vehicles=2,
-        autopilot="px4",
-        airframe=mavic3t,
+def _fleet(airframe, autopilot="px4", vehicles=1, **kw) -> SimFleetThread:
+    """A simulated fleet on free ports with no broadcast ground station, at HOME."""
+    return SimFleetThread(
+        vehicles=vehicles,
+        autopilot=autopilot,
+        airframe=airframe,
         home=HOME,
-        speedup=5,
-        seed=1,
         gcs_port=None,
         api_base_port=0,
+        **kw,
+    )
+
+
+def test_autopilot_version_params_and_message_intervals(mavic3t):
+    with _fleet(
+        mavic3t,
+        vehicles=2,
+        speedup=5,
+        seed=1,
         sysids=[7, 7],
         uids=[0x1111, 0x2222],
     ) as ft:
@@ -89,16 +98,7 @@ def test_autopilot_version_params_and_message_intervals(mavic3t):
 
 
 def test_upload_survives_duplicates_reordering_and_latency(mavic3t):
-    with SimFleetThread(
-        vehicles=1,
-        autopilot="px4",
-        airframe=mavic3t,
-        home=HOME,
-        speedup=5,
-        seed=1,
-        gcs_port=None,
-        api_base_port=0,
-    ) as ft:
+    with _fleet(mavic3t, speedup=5, seed=1) as ft:
         v = ft.vehicles[0]
         v.faults.loss_pct = 10
         v.faults.duplicate_pct = 25
@@ -141,16 +141,7 @@ def test_upload_survives_duplicates_reordering_and_latency(mavic3t):
 
 
 def test_flight_commands_px4(mavic3t):
-    with SimFleetThread(
-        vehicles=1,
-        autopilot="px4",
-        airframe=mavic3t,
-        home=HOME,
-        speedup=20,
-        seed=4,
-        gcs_port=None,
-        api_base_port=0,
-    ) as ft:
+    with _fleet(mavic3t, speedup=20, seed=4) as ft:
         v = ft.vehicles[0]
         gcs = Gcs(v.ports.pymavlink_api)
         gcs.wait_type("HOME_POSITION", timeout=30)
@@ -199,16 +190,7 @@ def test_flight_commands_px4(mavic3t):
 
 
 def test_resent_command_answered_with_first_result_or_executed_again(mavic3t):
-    with SimFleetThread(
-        vehicles=1,
-        autopilot="ardupilot",
-        airframe=mavic3t,
-        home=HOME,
-        speedup=20,
-        seed=4,
-        gcs_port=None,
-        api_base_port=0,
-    ) as ft:
+    with _fleet(mavic3t, autopilot="ardupilot", speedup=20, seed=4) as ft:
         v = ft.vehicles[0]
         gcs = Gcs(v.ports.pymavlink_api)
         gcs.wait_type("HOME_POSITION", timeout=30)
@@ -229,17 +211,7 @@ def test_resent_command_answered_with_first_result_or_executed_again(mavic3t):
 
 
 def test_kill_and_restart(mavic3t):
-    with SimFleetThread(
-        vehicles=1,
-        autopilot="ardupilot",
-        airframe=mavic3t,
-        home=HOME,
-        speedup=5,
-        seed=4,
-        gcs_port=None,
-        api_base_port=0,
-        tcp_base_port=0,
-    ) as ft:
+    with _fleet(mavic3t, autopilot="ardupilot", speedup=5, seed=4, tcp_base_port=0) as ft:
         v = ft.vehicles[0]
         gcs = Gcs(v.ports.pymavlink_tcp)  # ArduPilot's TCP port
         first = gcs.wait_type("GLOBAL_POSITION_INT", timeout=20)
@@ -258,16 +230,7 @@ def test_kill_and_restart(mavic3t):
 def test_stream_rates_follow_simulated_time_and_vtol_identity():
     from groundctl.config import airframe
 
-    with SimFleetThread(
-        vehicles=1,
-        autopilot="px4",
-        airframe=airframe("trinity_f90"),
-        home=HOME,
-        speedup=4,
-        seed=1,
-        gcs_port=None,
-        api_base_port=0,
-    ) as ft:
+    with _fleet(airframe("trinity_f90"), speedup=4, seed=1) as ft:
         gcs = Gcs(ft.vehicles[0].ports.pymavlink_api)
         counts: dict[str, int] = {}
         boot: list[int] = []
