@@ -140,7 +140,8 @@ class Confirmer:
             if not (set(t.votes) == {"unknown"} and now - t.last_seen > cfg.tentative_keep_s)
         ]
         live = [t for t in self.targets if now - t.last_seen <= cfg.max_gap_s]
-        pairs: list[tuple[float, int, int]] = []
+        # (tentative sighting, body sighting vs tentative target, distance, sighting, target)
+        pairs: list[tuple[bool, bool, float, int, int]] = []
         if live:
             te = np.array([t.east_m for t in live])
             tn = np.array([t.north_m for t in live])
@@ -159,16 +160,15 @@ class Confirmer:
             tentative = [sightings[i].target_class == "unknown" for i in si.tolist()]
             body = [sightings[i].target_class in ("person", "animal") for i in si.tolist()]
             glimpse = [set(t.votes) == {"unknown"} for t in live]
-            order = [
+            pairs = sorted(
                 (tent, is_body and glimpse[j], float(d[i, j]), i, j)
                 for tent, is_body, i, j in zip(
                     tentative, body, si.tolist(), ti.tolist(), strict=True
                 )
-            ]
-            pairs = [(x[0], x[2], x[3], x[4]) for x in sorted(order)]
+            )
         used_s: set[int] = set()
         touched: dict[int, Target] = {}
-        for _, _, i, j in pairs:
+        for _, _, _, i, j in pairs:
             target = live[j]
             key = (sightings[i].vehicle_id, sightings[i].frame_id)
             if i in used_s or key in target.frames:
