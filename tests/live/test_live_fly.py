@@ -53,6 +53,9 @@ async def retained_hits(url: str, topic: str, wait_s: float = 5.0) -> dict[str, 
     return out
 
 
+# The run's own 240 s limit must fire before the suite's 180 s one, which would leave the
+# `groundctl fly` process (and its simulated drones) running after the test.
+@pytest.mark.timeout(300)
 async def test_simulated_search_finds_the_person_watches_and_dispatches(tmp_path, live_broker):
     plan = write_plan(tmp_path, drones=2)
     scenario = write_scenario(tmp_path)
@@ -74,6 +77,10 @@ async def test_simulated_search_finds_the_person_watches_and_dispatches(tmp_path
         proc.kill()
         rest = await proc.stdout.read() if proc.stdout else b""
         pytest.fail(f"groundctl fly did not finish:\n{rest.decode()[-4000:]}")
+    finally:
+        if proc.returncode is None:  # cancelled: never leave the run behind
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
     out = out_b.decode()
     assert proc.returncode == 0, out[-3000:]
     assert "search complete: 100%" in out
