@@ -64,6 +64,9 @@ AltitudeRef = Literal["relative_home", "terrain"]
 # does not need pymavlink.
 MAV_FRAME_GLOBAL = 0
 MAV_FRAME_GLOBAL_RELATIVE_ALT_INT = 6
+# Position-less items (speed, return to launch, other DO_*) go in MAV_FRAME_MISSION: PX4
+# refuses them in a global frame (MAV_MISSION_UNSUPPORTED), and the MAVLink spec asks for it.
+MAV_FRAME_MISSION = 2
 MAV_CMD_NAV_WAYPOINT = 16
 MAV_CMD_NAV_RETURN_TO_LAUNCH = 20
 MAV_CMD_NAV_TAKEOFF = 22
@@ -321,7 +324,7 @@ def mission_items(
             speed = wp.speed_ms
             rows.append(
                 (
-                    MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+                    MAV_FRAME_MISSION,
                     MAV_CMD_DO_CHANGE_SPEED,
                     (SPEED_TYPE_GROUND, speed, -1, 0),
                     0.0,
@@ -341,7 +344,7 @@ def mission_items(
         )
     rows.append(
         (
-            MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+            MAV_FRAME_MISSION,
             MAV_CMD_NAV_RETURN_TO_LAUNCH,
             (0, 0, 0, 0),
             0.0,
