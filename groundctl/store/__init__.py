@@ -33,11 +33,21 @@ short transaction. Times are seconds since the Unix epoch (UTC); positions WGS84
     # hits (thermal.hit.Hit): upsert + queue for dispatch sinks in ONE transaction
     result = store.upsert_hit(hit, sinks=["mqtt"])          # UpsertResult(revision, changed)
     store.hit(hit.id); store.hits(); store.chip(hit.id); store.sightings(hit.id)
-    store.add_ack(Ack(ack_id, hit_id, "team_dispatched", ts)); store.acks(hit_id)
+
+    # acknowledgements: every one is kept with who provably sent it (`identity`) and whether
+    # it is `authorised`; a hit's `status` / `ack` come from authorised ones only
+    store.add_ack(Ack(ack_id, hit_id, "team_dispatched", ts))   # in-process: "local", authorised
+    store.acks(hit_id); store.acks(hit_id, authorised=False)    # the ones not acted upon
+    h = store.hit(hit_id); h.status, h.ack.identity, h.unverified_acks
 
     # outbox (used by groundctl.dispatch): enqueue / due / mark_sent / mark_failed /
     # mark_superseded / backfill / requeue_sent / reannounce_unacknowledged / pending_count
     store.close()
+
+Modules, one per capability (`Store` combines them): `base` (connection, transactions,
+migrations), `operations` (operation, plans, sorties, flights), `journal` (vehicle events,
+commands), `tracks`, `hits` (hits, sightings, chips), `acks`, `outbox`; `models` holds the
+row types, `schema` the migrations. `groundctl.store.db` still exports `Store`/`StoreError`.
 
 A hit update with the same content is a no-op (no new revision, nothing queued); an update
 whose `last_seen` is older than the stored one (a replay after a pipeline restart) only adds

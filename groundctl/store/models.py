@@ -117,7 +117,11 @@ class StoredHit:
     created_at: float
     updated_at: float
     chip_png: bytes | None = None
-    status: str | None = None  # latest acknowledgement status, None when unacknowledged
+    # The latest *authorised* acknowledgement (see `Ack`) and its status; None when no
+    # authorised ack came. Unauthorised acks are stored and counted, never acted upon.
+    status: str | None = None
+    ack: Ack | None = None
+    unverified_acks: int = 0  # acks stored for this hit that are not authorised
 
     @property
     def message_id(self) -> str:
@@ -148,7 +152,17 @@ class OutboxMessage:
 
 @dataclass(frozen=True)
 class Ack:
-    """A command centre's answer about a hit."""
+    """A command centre's (or the ground station's own) answer about a hit.
+
+    `by` is the name the author gave, for display. `identity` is who it provably came from:
+    `"local"` for an ack the ground station made itself (its operator, its simulated ground
+    team: an `Ack` built in-process), `"key:<name>"` for an ack from the network whose
+    signature checked out against the key `<name>` configured under `dispatch.ack_keys`, and
+    `""` for one from the network that nobody vouches for. `authorised` is whether it may
+    change what the fleet does (end an overwatch): an ack from the network is authorised only
+    when its signature checked out. Acks from the network are built by
+    `groundctl.dispatch.messages.parse_ack`, the only door in, which sets both fields.
+    """
 
     ack_id: str
     hit_id: str
@@ -159,6 +173,8 @@ class Ack:
     note: str = ""
     received_at: float = 0.0
     source: str = ""
+    identity: str = "local"
+    authorised: bool = True
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX acks_hit ON acks(hit_id, ts);
     """,
+    # 2: who an acknowledgement provably came from, and whether it may steer the fleet.
+    # Acks stored before were accepted under the old rules: they stay in force ("legacy").
+    """
+    ALTER TABLE acks ADD COLUMN identity TEXT NOT NULL DEFAULT 'legacy';
+    ALTER TABLE acks ADD COLUMN authorised INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX acks_hit_authorised ON acks(hit_id, authorised, ts);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
