@@ -66,7 +66,7 @@ def _register_subcommands() -> None:
     Discovery instead of a list keeps each subcommand in its own file, touched by nobody else.
     """
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not module.name.startswith("_") and module.name != "context":
+        if not module.name.startswith("_") and module.name not in ("context", "output"):
             importlib.import_module(f"{__name__}.{module.name}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import numpy as np
 import typer
 
 from groundctl.cli.context import cli_context
+from groundctl.cli.output import check_output_path, writing
 from groundctl.cli.sim import sim_app
 from groundctl.errors import ConfigError
 from sim.world import Renderer, load_scenario
@@ -21,6 +23,10 @@ from thermal.frame import Gimbal, Pose, ThermalFrame
 ScenarioOpt = Annotated[
     Path, typer.Option("--scenario", "-s", help="Scenario YAML (see configs/scenarios/).")
 ]
+
+
+MAX_ALT_M = 5000.0  # a camera above this sees nothing of a person; the renderer's bound
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def _parse_at(text: str) -> tuple[float, float, float]:
@@ -33,8 +39,10 @@ def _parse_at(text: str) -> tuple[float, float, float]:
         ) from None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ConfigError("--at", None, f"{lat},{lon} is not a WGS84 position (lat, lon)")
-    if alt <= 0:
-        raise ConfigError("--at", None, f"altitude {alt:g} m must be above the ground (> 0)")
+    if not 0 < alt <= MAX_ALT_M:
+        raise ConfigError(
+            "--at", None, f"altitude {alt:g} m must be above the ground, at most {MAX_ALT_M:g} m"
+        )
     return lat, lon, alt
 
 
@@ -72,10 +80,22 @@ def render_cmd(
     ] = False,
 ) -> None:
     """Render one thermal frame of a scenario as a false-colour picture."""
-    cam = cli_context(ctx).camera(camera)
     lat, lon, alt = _parse_at(at)
     if not -90.0 <= gimbal_pitch <= 30.0:
         raise ConfigError("--gimbal-pitch", None, f"{gimbal_pitch:g} is outside -90..30 degrees")
+    if not math.isfinite(yaw):
+        raise ConfigError("--yaw", None, f"{yaw:g} is not a heading in degrees")
+    if not 0 <= seed < 2**63:
+        raise ConfigError("--seed", None, f"{seed} must be a whole number >= 0")
+    check_output_path(output, "--output", suffixes=PICTURE_SUFFIXES, create_parents=True)
+    if tiff:
+        if output.suffix.lower() in (".tif", ".tiff"):
+            raise ConfigError(
+                "--output", None, "with --tiff the radiometric frame is the .tiff: give a .png"
+            )
+        for extra in (output.with_suffix(".tiff"), output.with_suffix(".json")):
+            check_output_path(extra, "--tiff", create_parents=True)
+    cam = cli_context(ctx).camera(camera)
     world = load_scenario(scenario)
     x, y = world.frame.to_local(lat, lon)
     lo = world.area_xy.min(axis=0) - world.spec.margin_m
@@ -90,11 +110,10 @@ def render_cmd(
         lat=lat, lon=lon, alt_agl_m=alt, yaw_deg=yaw % 360.0, gimbal=Gimbal(pitch_deg=gimbal_pitch)
     )
     rendered = Renderer(world, cam, seed=seed).render(pose, 1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(output), false_colour(rendered.celsius)):
-        raise ConfigError(
-            str(output), None, "cannot write the picture (check the folder and suffix)"
-        )
+    with writing(output, "--output"):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(output), false_colour(rendered.celsius)):
+            raise OSError(0, "OpenCV could not write the picture")
     img = rendered.celsius
     print(
         f"{output}: {world.name} from {lat:.6f},{lon:.6f} at {alt:g} m AGL with {cam.name}, "
@@ -107,11 +126,12 @@ def render_cmd(
         )
     if tiff:
         frame = ThermalFrame(img, "celsius", frame_id=1, camera=cam.name, pose=pose)
-        rec = FrameRecorder(output.parent)
-        path = rec.write(frame)
         final = output.with_suffix(".tiff")
-        path.replace(final)
-        rec.paths(1)[1].replace(final.with_suffix(".json"))
+        with writing(final, "--tiff"):
+            rec = FrameRecorder(output.parent)
+            path = rec.write(frame)
+            path.replace(final)
+            rec.paths(1)[1].replace(final.with_suffix(".json"))
         print(
             f"{final}: radiometric frame (16-bit centi-Kelvin) + {final.with_suffix('.json').name}"
         )
@@ -131,12 +151,17 @@ def truth_cmd(
 ) -> None:
     """Export a scenario's ground truth (every target's id, class, posture, position and
     visible fraction) for scoring detections."""
+    check_output_path(output, "--output", suffixes=(".geojson", ".json"), create_parents=True)
+    if area is not None:
+        check_output_path(area, "--area", suffixes=(".geojson", ".json"), create_parents=True)
     world = load_scenario(scenario)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    world.write_ground_truth(output)
+    with writing(output, "--output"):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        world.write_ground_truth(output)
     people = sum(t.is_person for t in world.targets)
     print(f"{output}: {len(world.targets)} targets ({people} people) in {world.name}")
     if area is not None:
-        area.parent.mkdir(parents=True, exist_ok=True)
-        area.write_text(json.dumps(world.area_geojson(), indent=2) + "\n", encoding="utf-8")
+        with writing(area, "--area"):
+            area.parent.mkdir(parents=True, exist_ok=True)
+            area.write_text(json.dumps(world.area_geojson(), indent=2) + "\n", encoding="utf-8")
         print(f"{area}: search area")
