@@ -1,41 +1,50 @@
 """`groundctl dispatch`: the command centre's view of hits, and its answers to them.
 
     groundctl dispatch listen --mqtt mqtts://broker:8883 --operation ridge \\
-        --username centre --ca-file ca.pem --operator "desk 1"
+        --username centre --ca-file ca.pem --operator desk-1 --ack-key desk-1.key
 
 prints every hit as it arrives (once per revision; repeats are dropped by message id),
-saves its thermal chip and links to it, shows acknowledgements from every desk, and reads
-answers from the keyboard:  `<row or hit id> <received|dispatched|found|false> [note]`.
-`--ack HIT=STATUS[:note]` sends answers without listening (for scripts).
+saves its thermal chip under `--chips` and links to it, shows acknowledgements from every
+desk, and reads answers from the keyboard: `<row or hit id> <received|dispatched|found|false>
+[note]`. `--ack HIT=STATUS[:note]` sends answers without listening (for scripts). With
+`--ack-key`, answers are signed, so a ground station that lists this desk's key under
+`dispatch.ack_keys` acts on them (a "found" or "false alarm" ends an overwatch).
+
+Everything in a received message is checked (`groundctl.dispatch.inbound`) before it is
+shown or used: a chip is written only as `<chips>/<operation>/<hit id>-r<revision>.png`
+with both names strict identifiers, and never outside `--chips`.
+`groundctl dispatch flush` and `keygen` live in `dispatch_flush.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import getpass
 import os
 import socket
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from groundctl.cli import app
 from groundctl.cli.context import cli_context
+from groundctl.cli.dispatch_view import ListenView
+from groundctl.cli.output import check_output_path, safe_text
 from groundctl.config import read_user_file, validate
+from groundctl.dispatch.acksig import load_key, load_keys
 from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.dispatch.config import DispatchConfig, MqttConfig, dispatch_config
-from groundctl.dispatch.mqtt import ListenerEvent, MqttListener
+from groundctl.dispatch.ids import check_identifier
+from groundctl.dispatch.listener import BrokerUnreachable, MqttListener
 from groundctl.errors import ConfigError, DispatchError
 from groundctl.store import ACK_STATUSES
 
-dispatch_app = typer.Typer(help="Hits to the command centre: listen and acknowledge.")
+dispatch_app = typer.Typer(help="Hits to the command centre: listen, acknowledge, resend.")
 app.add_typer(dispatch_app, name="dispatch")
 
 STATUS_ALIASES = {
@@ -51,29 +60,14 @@ STATUS_ALIASES = {
     "false": "false_alarm",
     "false_alarm": "false_alarm",
 }
-COLUMNS = (
-    ("#", 4),
-    ("time UTC", 8),
-    ("operation", 12),
-    ("hit", 14),
-    ("class", 8),
-    ("conf", 5),
-    ("lat", 11),
-    ("lon", 12),
-    ("±m", 5),
-    ("uav", 4),
-    ("rev", 3),
-    ("status", 15),
-    ("chip", 40),
-)
 
 
-def parse_status(text: str) -> str:
+def parse_status_word(text: str) -> str:
     status = STATUS_ALIASES.get(text.strip().lower())
     if status is None:
         raise DispatchError(
-            f"unknown acknowledgement '{text}'; use one of: {', '.join(ACK_STATUSES)} "
-            "(or r, d, f, x)"
+            f"unknown acknowledgement '{safe_text(text, 40)}'; use one of: "
+            f"{', '.join(ACK_STATUSES)} (or r, d, f, x)"
         )
     return status
 
@@ -84,110 +78,11 @@ def parse_ack_option(text: str) -> tuple[str, str, str]:
     if not sep or not hit_id:
         raise DispatchError(f"--ack {text!r}: expected HIT_ID=STATUS[:note], e.g. hit-12=found")
     status, _, note = rest.partition(":")
-    return hit_id.strip(), parse_status(status), note.strip()
+    check_identifier(hit_id.strip(), "--ack: hit id")
+    return hit_id.strip(), parse_status_word(status), note.strip()
 
 
-def _row_table() -> Table:
-    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
-    for _, width in COLUMNS:
-        table.add_column(width=width, no_wrap=True, overflow="ellipsis")
-    return table
-
-
-def _header() -> Table:
-    table = _row_table()
-    table.add_row(*(f"[bold]{name}[/bold]" for name, _ in COLUMNS))
-    return table
-
-
-def _time(doc: dict[str, Any]) -> str:
-    text = str(doc.get("time", ""))
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).strftime("%H:%M:%S")
-    except ValueError:
-        return text[:8]
-
-
-def save_chip(doc: dict[str, Any], chips_dir: Path) -> str:
-    """Write the hit's chip next to the operator and return a link to show."""
-    if doc.get("chip_url"):
-        url = str(doc["chip_url"])
-        return f"[link={url}]{url}[/link]"
-    data = doc.get("chip_png_base64")
-    if not data:
-        return "-"
-    path = (
-        chips_dir / str(doc.get("operation", "_")) / f"{doc.get('id')}-r{doc.get('revision')}.png"
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(base64.b64decode(data))
-    uri = path.resolve().as_uri()
-    return f"[link={uri}]{path}[/link]"
-
-
-class ListenView:
-    """What the operator sees: one row per hit revision, one line per ack or status change."""
-
-    def __init__(self, console: Console, chips_dir: Path) -> None:
-        self.console = console
-        self.chips_dir = chips_dir
-        self.rows: list[str] = []  # row number - 1 -> hit id
-
-    def hit(self, event: ListenerEvent, status: str | None) -> None:
-        doc = event.payload
-        hit_id = str(doc.get("id"))
-        if hit_id not in self.rows:
-            self.rows.append(hit_id)
-        number = self.rows.index(hit_id) + 1
-        table = _row_table()
-        table.add_row(
-            str(number),
-            _time(doc),
-            str(doc.get("operation", event.operation)),
-            hit_id,
-            str(doc.get("class")),
-            f"{float(doc.get('confidence', 0)):.0%}",
-            f"{float(doc.get('lat', 0)):.7f}",
-            f"{float(doc.get('lon', 0)):.7f}",
-            f"{float(doc.get('uncertainty_m', 0)):.0f}",
-            str(doc.get("vehicle", "-")),
-            str(doc.get("revision", "")),
-            status or ("update" if event.update else "new"),
-            save_chip(doc, self.chips_dir),
-        )
-        self.console.print(table)
-
-    def ack(self, event: ListenerEvent) -> None:
-        ack = event.ack
-        assert ack is not None
-        note = f" — {ack.note}" if ack.note else ""
-        self.console.print(
-            f"  [cyan]ack[/cyan] {ack.hit_id}: [bold]{ack.status}[/bold] by {ack.by}{note}"
-        )
-
-    def other(self, event: ListenerEvent) -> None:
-        if event.kind == "status":
-            state = event.payload.get("state")
-            colour = "green" if state == "online" else "red"
-            self.console.print(
-                f"  station {event.payload.get('station')} ({event.operation}): "
-                f"[{colour}]{state}[/{colour}]"
-            )
-        elif event.kind == "connected":
-            self.console.print(f"[green]connected[/green] to {event.payload.get('url')}")
-        elif event.kind == "disconnected":
-            self.console.print(
-                f"[yellow]broker connection lost[/yellow]: {event.payload.get('error')}; reconnecting"
-            )
-        elif event.kind == "progress":
-            covered = event.payload.get("covered_pct")
-            if covered is not None:
-                self.console.print(
-                    f"  progress ({event.operation}): {float(covered):.0f} % covered"
-                )
-
-
-def _mqtt_config(
+def mqtt_options(
     ctx: typer.Context,
     url: str | None,
     username: str | None,
@@ -234,14 +129,10 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | Non
 
 
 async def _listen(
-    listener: MqttListener,
-    console: Console,
-    chips_dir: Path,
-    count: int | None,
-    interactive: bool,
+    listener: MqttListener, view: ListenView, count: int | None, interactive: bool
 ) -> None:
-    view = ListenView(console, chips_dir)
-    console.print(_header())
+    console = view.console
+    view.header()
     commands: asyncio.Queue[str | None] = asyncio.Queue()
     if interactive:
         threading.Thread(
@@ -263,20 +154,19 @@ async def _listen(
                 else target
             )
             try:
-                ack = await listener.ack(
-                    hit_id, parse_status(parts[1]), note=parts[2].strip() if len(parts) > 2 else ""
-                )
+                note = parts[2].strip() if len(parts) > 2 else ""
+                ack = await listener.ack(hit_id, parse_status_word(parts[1]), note=note)
             except DispatchError as exc:
-                console.print(f"  [red]{exc}[/red]")
+                console.print(Text(f"  {exc}", style="red"))
                 continue
-            console.print(f"  [cyan]sent[/cyan] {ack.hit_id}: {ack.status}")
+            console.print(Text(f"  sent {ack.hit_id}: {ack.status}", style="cyan"))
 
     answering = asyncio.create_task(answer())
     seen_hits = 0
     try:
         async for event in listener.events():
             if event.kind == "hit":
-                view.hit(event, listener.status.get(str(event.payload.get("id"))))
+                view.hit(event, listener.status.get(str(event.payload["id"])))
                 if not event.update:
                     seen_hits += 1
             elif event.kind == "ack":
@@ -322,48 +212,87 @@ def listen(
         str | None, typer.Option(help="MQTT client id; keep it stable to get hits sent while away.")
     ] = None,
     operator: Annotated[
-        str | None, typer.Option(help="Name shown with your acknowledgements.")
+        str | None,
+        typer.Option(help="Your desk's name: shown with your acknowledgements, names your key."),
+    ] = None,
+    ack_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--ack-key",
+            envvar="GROUNDCTL_ACK_KEY",
+            help="Sign acknowledgements with this key file (see `dispatch keygen`); stations "
+            "that list it under dispatch.ack_keys as --operator act on them.",
+        ),
     ] = None,
     ack: Annotated[
         list[str] | None,
         typer.Option("--ack", help="Send HIT=STATUS[:note] and exit (repeatable)."),
     ] = None,
-    count: Annotated[int | None, typer.Option(help="Exit after this many hits.")] = None,
+    count: Annotated[int | None, typer.Option(help="Exit after this many hits.", min=1)] = None,
     chips: Annotated[Path, typer.Option(help="Where to save hit chips.")] = Path("chips"),
     receipt: Annotated[
         bool, typer.Option(help="Acknowledge each new hit as 'received' automatically.")
     ] = True,
+    give_up_after: Annotated[
+        float | None,
+        typer.Option(
+            "--give-up-after",
+            min=1.0,
+            max=86400.0,
+            help="Stop (exit 1) when the broker cannot be reached for this many seconds "
+            "[default: 30 with --ack; listening keeps trying].",
+        ),
+    ] = None,
 ) -> None:
     """Print hits as they arrive and send acknowledgements (received, team dispatched, found,
     false alarm): type `<row> <status> \\[note]`, e.g. `3 dispatched team Bravo`."""
-    cfg, base = _mqtt_config(
+    cfg, base = mqtt_options(
         ctx, mqtt, username, password, ca_file, cert_file, key_file, tls_insecure, client_id
     )
+    if operation != "+":
+        check_identifier(operation, "--operation")
+    answers = [parse_ack_option(a) for a in ack or []]
+    if answers and operation == "+":
+        raise DispatchError("--ack needs --operation NAME (the operation the hits belong to)")
     who = operator or f"{getpass.getuser()}@{socket.gethostname()}"
+    key = None
+    if ack_key is not None:
+        check_identifier(who, "--operator (the name of your key)")
+        key = (who, load_key(ack_key, "--ack-key"))
+    if not answers:
+        check_output_path(chips, "--chips", kind="folder")
     session = cfg.client_id or f"groundctl-cc-{socket.gethostname()}-{getpass.getuser()}"
     listener = MqttListener(
         cfg,
         operation=operation,
         prefix=prefix or base.prefix,
         # --ack must not take over the operator's listening session (same id kicks it off)
-        client_id=(f"{session}-ack-{os.getpid()}" if ack else session)[:64],
+        client_id=(f"{session}-ack-{os.getpid()}" if answers else session)[:64],
         operator=who,
-        auto_receipt=receipt and not ack,
-        persistent=not ack,
+        auto_receipt=receipt and not answers,
+        persistent=not answers,
+        key=key,
+        trusted_keys=load_keys(base.ack_keys),
+        give_up_s=give_up_after or (30.0 if answers else None),
     )
     console = Console(highlight=False)
-    if ack:
-        answers = [parse_ack_option(a) for a in ack]
-        if operation == "+":
-            raise DispatchError("--ack needs --operation NAME (the operation the hits belong to)")
-        asyncio.run(_send_acks(listener, answers, console))
+    if answers:
+        try:
+            asyncio.run(_send_acks(listener, answers, console))
+        except BrokerUnreachable as exc:
+            print(f"groundctl: error: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
         return
     interactive = (
         sys.stdin is not None
         and not sys.stdin.closed
         and os.environ.get("GROUNDCTL_NO_STDIN") != "1"
     )
-    asyncio.run(_listen(listener, console, chips, count, interactive))
+    try:
+        asyncio.run(_listen(listener, ListenView(console, chips), count, interactive))
+    except BrokerUnreachable as exc:
+        print(f"groundctl: error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
 
 
 async def _send_acks(
@@ -375,19 +304,25 @@ async def _send_acks(
     async def connection() -> None:
         async for event in listener.events(subscribe=False):
             if event.kind == "disconnected":
-                console.print(f"[yellow]{event.payload.get('error')}[/yellow]; retrying")
+                retry = event.payload.get("retry_s")
+                later = f"; retrying in {retry:.0f} s" if retry else "; retrying"
+                print(f"{safe_text(event.payload.get('error'))}{later}", file=sys.stderr)
 
+    assert listener.give_up_s is not None
     task = asyncio.create_task(connection())
-    flushed = asyncio.create_task(listener.flush(timeout_s=60))
+    flushed = asyncio.create_task(listener.flush(timeout_s=listener.give_up_s + 30))
     try:
         await asyncio.wait({task, flushed}, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
-            task.result()  # a refused login etc. ends the connection with a DispatchError
+            try:
+                task.result()  # a refused login ends the connection with a DispatchError
+            except BrokerUnreachable as exc:
+                raise BrokerUnreachable(f"{exc}; the acknowledgements were not sent") from None
         try:
             flushed.result()
         except TimeoutError:
-            raise DispatchError(
-                f"the broker {listener.cfg.url} did not accept the acknowledgements within 60 s"
+            raise BrokerUnreachable(
+                f"the broker {listener.cfg.url} did not accept the acknowledgements in time"
             ) from None
     finally:
         await cancel_and_wait(flushed)

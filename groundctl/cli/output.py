@@ -43,6 +43,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -89,6 +90,17 @@ def console(*, stderr: bool = False) -> Console:
     if is_terminal(stream):
         return Console(stderr=stderr, highlight=False)
     return Console(stderr=stderr, highlight=False, width=100_000, no_color=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_text(value: Any, limit: int = 200) -> str:
+    """Text from outside (the network, a file) made safe to print: control characters (a
+    terminal escape sequence could rewrite the screen) shown as '?', at most `limit`
+    characters. Print it as `rich.text.Text`, never as markup."""
+    text = _CONTROL.sub("?", str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------------- tables

@@ -19,6 +19,8 @@
       webhooks:
         - url: https://cad.example.org/hooks/groundctl
           headers: {Authorization: "Bearer ..."}
+      ack_keys:                                 # desks whose acks may end an overwatch
+        desk-1: /etc/groundctl/ack-keys/desk-1.key   # (see groundctl.dispatch.acksig)
 
 Without a `dispatch:` section the store (and the web map / terminal) is all there is.
 """
@@ -34,7 +36,19 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from groundctl import config as gconfig
+from groundctl.dispatch.ids import IDENTIFIER_HELP, is_identifier
 from groundctl.errors import ConfigError
+
+
+def check_output_file(path: Path) -> None:
+    """A file sinks may write: not a folder, in a folder that exists or can be made."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name, e.g. {path / 'hits.geojson'}")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{path}: {parent} is not a folder")
 
 
 class _Strict(BaseModel):
@@ -176,6 +190,24 @@ class DispatchConfig(_Strict):
     cot: list[CotConfig] = Field(default_factory=list)
     geojson_file: Path | None = None
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    # Desk name -> key file: acknowledgements signed with one of these keys are authorised
+    # (may end an overwatch); every other acknowledgement is kept but not acted upon.
+    ack_keys: dict[str, Path] = Field(default_factory=dict)
+
+    @field_validator("ack_keys")
+    @classmethod
+    def _ack_keys(cls, v: dict[str, Path]) -> dict[str, Path]:
+        for name in v:
+            if not is_identifier(name):
+                raise ValueError(f"desk name {name!r} is not an identifier ({IDENTIFIER_HELP})")
+        return v
+
+    @field_validator("geojson_file")
+    @classmethod
+    def _geojson_file(cls, v: Path | None) -> Path | None:
+        if v is not None:
+            check_output_file(v)
+        return v
 
     @field_validator("prefix")
     @classmethod

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 from collections.abc import Callable
 from typing import Any
 
-from groundctl.dispatch.config import DispatchConfig
+from groundctl.dispatch.acksig import load_keys
+from groundctl.dispatch.config import DispatchConfig, check_output_file
 from groundctl.dispatch.mqtt import MqttSink
 from groundctl.dispatch.outbox import OutboxSink, leaves
 from groundctl.dispatch.sinks import CotSink, GeoJsonFileSink, WebhookSink
-from groundctl.errors import GroundctlError
+from groundctl.errors import ConfigError, GroundctlError
 from groundctl.store import Ack, Store, UpsertResult
 from thermal.hit import Hit
 
@@ -28,9 +30,11 @@ class Dispatcher:
         await dispatcher.submit(hit)                     # the same, fsync off the loop
         dispatcher.vehicle_state(2, lat=..., lon=..., alt_amsl_m=..., battery_pct=...)
         dispatcher.progress({"covered_pct": 42.0, ...})
+        dispatcher.undelivered()                         # {sink: messages not yet delivered}
         await dispatcher.close()
 
-    With no sink configured it is just the store.
+    With no sink configured it is just the store. A configuration that cannot work (a GeoJSON
+    file that is a folder, an unreadable ack key) is refused here, before anything flies.
     """
 
     def __init__(self, store: Store, config: DispatchConfig, operation: str) -> None:
@@ -39,6 +43,13 @@ class Dispatcher:
         self.operation = operation
         self.sinks: list[OutboxSink] = []
         self.mqtt: MqttSink | None = None
+        if config.geojson_file is not None:
+            # `model_copy(update=...)` (fly's --hits-geojson) skips the model's validators
+            try:
+                check_output_file(config.geojson_file)
+            except ValueError as exc:
+                raise ConfigError("dispatch", "geojson_file", str(exc)) from None
+        ack_keys = load_keys(config.ack_keys)
         if config.mqtt is not None:
             self.mqtt = MqttSink(
                 config.mqtt,
@@ -47,6 +58,7 @@ class Dispatcher:
                 prefix=config.prefix,
                 station=config.station,
                 retry=config.retry,
+                ack_keys=ack_keys,
             )
             self.sinks.append(self.mqtt)
         self.cot = [CotSink(c, store, operation, config.retry) for c in config.cot]
@@ -126,6 +138,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Run every sink until cancelled; a sink's fatal error (bad password) propagates."""
+        self._remember_config()
         for sink in self.sinks:
             n = self.store.backfill(sink.name)
             if n:
@@ -147,6 +160,24 @@ class Dispatcher:
 
     def pending(self) -> int:
         return sum(self.store.pending_count(name) for name in self.sink_names)
+
+    def undelivered(self) -> dict[str, int]:
+        """Messages queued and not yet delivered, per sink (empty when all went out). A
+        command that ends with any left should exit non-zero and say `flush_command()`."""
+        counts = {name: self.store.pending_count(name) for name in self.sink_names}
+        return {name: n for name, n in counts.items() if n}
+
+    def flush_command(self) -> str:
+        """The command that sends what is left once the receivers are back."""
+        return f"groundctl dispatch flush --db {shlex.quote(str(self.store.path))}"
+
+    def _remember_config(self) -> None:
+        """Keep this configuration (without a literal password) in the operation database,
+        so `groundctl dispatch flush --db FILE` can send the rest without being told again."""
+        doc = self.config.model_dump(mode="json", exclude={"mqtt": {"password"}})
+        with contextlib.suppress(GroundctlError):
+            if self.store.operation() is not None:
+                self.store.update_operation(detail={"dispatch": doc})
 
     async def close(self) -> None:
         for sink in self.sinks:

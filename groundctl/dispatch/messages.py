@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from groundctl.dispatch.inbound import parse_ack as parse_ack  # it lived here before
 from groundctl.errors import DispatchError
 from groundctl.store import ACK_STATUSES, Ack, StoredHit
 
@@ -177,34 +178,6 @@ def ack_payload(ack: Ack) -> dict[str, Any]:
         "ts": ack.ts,
         "time": iso_time(ack.ts),
     }
-
-
-def parse_ack(payload: bytes, source: str = "") -> Ack:
-    """An acknowledgement from the wire; DispatchError says what is wrong with it."""
-    try:
-        doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DispatchError(f"acknowledgement on {source} is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise DispatchError(f"acknowledgement on {source} is not a JSON object")
-    missing = [k for k in ("ack_id", "hit_id", "status", "ts") if k not in doc]
-    if missing:
-        raise DispatchError(f"acknowledgement on {source} lacks {', '.join(missing)}")
-    if doc["status"] not in ACK_STATUSES:
-        raise DispatchError(
-            f"acknowledgement on {source} has unknown status {doc['status']!r}; "
-            f"known: {', '.join(ACK_STATUSES)}"
-        )
-    return Ack(
-        ack_id=str(doc["ack_id"]),
-        hit_id=str(doc["hit_id"]),
-        status=str(doc["status"]),
-        ts=float(doc["ts"]),
-        message_id=None if doc.get("message_id") is None else str(doc["message_id"]),
-        by=str(doc.get("by") or ""),
-        note=str(doc.get("note") or ""),
-        source=source,
-    )
 
 
 def vehicle_state_payload(sysid: int, state: dict[str, Any], ts: float) -> dict[str, Any]:

@@ -78,12 +78,12 @@ class OutboxSink:
         Returns only when cancelled; a DispatchError (bad password, bad config) propagates."""
         failures = 0
         while True:
+            sent_before, started = self.sent_count, time.monotonic()
             try:
                 await self.connect()
                 self.connected.set()
                 if failures:
                     log.info("%s: connected again after %d failed attempts", self.name, failures)
-                failures = 0
                 await self.session()
             except DispatchError:
                 raise
@@ -102,6 +102,11 @@ class OutboxSink:
             self.connected.clear()
             with contextlib.suppress(Exception):
                 await self.disconnect()
+            # A connection that worked for a while, or delivered something, starts the
+            # backoff over; one that fails at once (a file sink whose write fails, a broker
+            # that drops us at once) keeps backing off.
+            if self.sent_count > sent_before or time.monotonic() - started > self.retry.max_s:
+                failures = 0
             delay = jittered(self.retry.delay_s(failures))
             failures += 1
             log.warning("%s: %s; retrying in %.1f s", self.name, self.last_error, delay)

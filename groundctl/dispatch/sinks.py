@@ -17,6 +17,7 @@ from groundctl.dispatch.config import CotConfig, RetryConfig, WebhookConfig
 from groundctl.dispatch.cot import CotTransport, hit_event, vehicle_event
 from groundctl.dispatch.messages import feature_collection, hit_feature
 from groundctl.dispatch.outbox import OutboxSink, SinkDown
+from groundctl.errors import DispatchError
 from groundctl.store import OutboxMessage, Store, StoredHit
 
 
@@ -125,6 +126,11 @@ class GeoJsonFileSink(OutboxSink):
     ) -> None:
         super().__init__(f"geojson:{path}", store, operation, retry)
         self.path = Path(path)
+        if self.path.is_dir():
+            raise DispatchError(
+                f"{self.path} is a folder; give the GeoJSON file's name, "
+                f"e.g. {self.path / 'hits.geojson'}"
+            )
 
     async def connect(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

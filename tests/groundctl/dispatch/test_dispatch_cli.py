@@ -58,10 +58,21 @@ def wait_until(predicate, timeout_s: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def desk_key(tmp_path, run_cli, desk: str):
+    """A key made with `groundctl dispatch keygen`, as a coordinator would."""
+    key = tmp_path / f"{desk}.key"
+    made = run_cli("dispatch", "keygen", str(key), "--desk", desk)
+    assert made.returncode == 0, made.stderr
+    assert f"ack_keys: {{{desk}: {key}}}" in made.stdout
+    return key
+
+
 async def test_listen_prints_hits_saves_chips_and_receipts(tmp_path, broker, run_cli):
     store = await publish_hits(tmp_path, broker.url, 2)
+    key = desk_key(tmp_path, run_cli, "desk-7")
     stop, thread = station_receiving(
-        store, DispatchConfig(mqtt=MqttConfig(url=broker.url), retry=FAST)
+        store,
+        DispatchConfig(mqtt=MqttConfig(url=broker.url), retry=FAST, ack_keys={"desk-7": key}),
     )
     try:
         result = await asyncio.to_thread(
@@ -79,32 +90,39 @@ async def test_listen_prints_hits_saves_chips_and_receipts(tmp_path, broker, run
         # the automatic receipts reached the station
         wait_until(lambda: {a.hit_id for a in store.acks()} == {"hit-0001", "hit-0002"})
         assert {a.by for a in store.acks()} == {"desk-7"}
+        # ...unsigned (this listener has no key): recorded, but not the hits' status
+        assert {(a.identity, a.authorised) for a in store.acks()} == {("", False)}
+        assert store.hit("hit-0001").status is None
 
         sent = await asyncio.to_thread(
             run_cli,
             "dispatch", "listen", "--mqtt", broker.url, "--operation", "ridge",
             "--ack", "hit-0002=found:conscious, hypothermic", "--operator", "desk-7",
+            "--ack-key", str(key),
         )  # fmt: skip
         assert sent.returncode == 0, sent.stderr
         assert "sent hit-0002: found" in sent.stdout
         wait_until(lambda: store.hit("hit-0002").status == "found")
         assert store.acks("hit-0002")[-1].note == "conscious, hypothermic"
+        assert store.hit("hit-0002").ack.identity == "key:desk-7"
     finally:
         stop.set()
         thread.join(timeout=30)
     store.close()
 
 
-async def test_listen_interactive_acknowledgement(tmp_path, broker):
+async def test_listen_interactive_acknowledgement(tmp_path, broker, run_cli):
     store = await publish_hits(tmp_path, broker.url, 1)
+    key = desk_key(tmp_path, run_cli, "desk-2")
     stop, thread = station_receiving(
-        store, DispatchConfig(mqtt=MqttConfig(url=broker.url), retry=FAST)
+        store,
+        DispatchConfig(mqtt=MqttConfig(url=broker.url), retry=FAST, ack_keys={"desk-2": key}),
     )
     env = {**os.environ, "HOME": str(tmp_path), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
     env.pop("GROUNDCTL_CONFIG", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "groundctl", "dispatch", "listen", "--mqtt", broker.url,
-         "--operator", "desk-2", "--no-receipt"],
+         "--operator", "desk-2", "--no-receipt", "--ack-key", str(key)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=tmp_path, env=env,
     )  # fmt: skip
@@ -122,7 +140,8 @@ async def test_listen_interactive_acknowledgement(tmp_path, broker):
         assert (ack.by, ack.note) == ("desk-2", "team Bravo, ETA 20 min")
         # the listener shows acknowledgements too (its own, echoed by the broker)
         await asyncio.to_thread(
-            wait_until, lambda: any("team_dispatched by desk-2" in line for line in lines)
+            wait_until,
+            lambda: any("team_dispatched by desk-2 (signed with key desk-2)" in ln for ln in lines),
         )
         proc.stdin.write("1 maybe\n")
         proc.stdin.flush()

@@ -11,6 +11,7 @@ import pytest
 from hitgen import chip, make_hit
 
 from groundctl.dispatch import DispatchConfig, Dispatcher, MqttConfig, MqttListener, RetryConfig
+from groundctl.dispatch.acksig import load_key, new_key_file
 from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.errors import DispatchError
 from groundctl.store import Store
@@ -66,10 +67,18 @@ async def wait_for(predicate, timeout_s: float = 60.0) -> None:
 
 async def test_hit_topic_payload_ack_roundtrip_and_status(tmp_path, broker):
     store = Store.open(tmp_path / "op.sqlite", operation="ridge")
-    cfg = DispatchConfig(mqtt=MqttConfig(url=broker.url), retry=FAST, station="gs-1")
+    key = tmp_path / "desk-1.key"
+    new_key_file(key)
+    cfg = DispatchConfig(
+        mqtt=MqttConfig(url=broker.url), retry=FAST, station="gs-1", ack_keys={"desk-1": key}
+    )
     dispatcher = Dispatcher(store, cfg, "ridge")
     listener = MqttListener(
-        MqttConfig(url=broker.url), operation="ridge", client_id="cc-1", operator="desk-1"
+        MqttConfig(url=broker.url),
+        operation="ridge",
+        client_id="cc-1",
+        operator="desk-1",
+        key=("desk-1", load_key(key)),
     )
     async with running(dispatcher), listening(listener) as events:
         await dispatcher.wait_connected()

@@ -22,6 +22,7 @@ import yaml
 from hitgen import final_revisions
 
 from groundctl.dispatch import MqttConfig, MqttListener, RetryConfig
+from groundctl.dispatch.acksig import load_key, new_key_file
 from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.store import Store
 
@@ -57,6 +58,8 @@ async def until(predicate, what: str, timeout_s: float = 90.0) -> None:
 
 
 async def test_500_hits_survive_broker_and_station_crashes(tmp_path, broker):
+    key = tmp_path / "desk-1.key"
+    new_key_file(key)
     config = tmp_path / "operation.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -65,6 +68,7 @@ async def test_500_hits_survive_broker_and_station_crashes(tmp_path, broker):
                     "station": "gs-ridge",
                     "retry": {"initial_s": 0.1, "max_s": 1.0},
                     "mqtt": {"url": broker.url, "reannounce_s": 3.0},
+                    "ack_keys": {"desk-1": str(key)},
                 }
             }
         )
@@ -75,6 +79,7 @@ async def test_500_hits_survive_broker_and_station_crashes(tmp_path, broker):
         client_id="command-centre",
         operator="desk-1",
         retry=RetryConfig(initial_s=0.1, max_s=1.0),
+        key=("desk-1", load_key(key)),
     )
     delivered: list[str] = []  # message ids handed to the application
     statuses: list[str] = []
