@@ -26,13 +26,13 @@ COLUMNS = (
     ("operation", 12, True, 0),
     ("hit", 16, True, 0),
     ("class", 8, False, 1),
-    ("conf", 4, False, 2),
+    ("conf", 4, False, 3),
     ("lat", 11, True, 0),
     ("lon", 12, True, 0),
     ("±m", 4, False, 3),
     ("uav", 3, False, 5),
     ("rev", 3, False, 5),
-    ("status", 15, False, 1),
+    ("status", 15, False, 2),
 )
 
 
