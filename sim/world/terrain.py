@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from missions.geodesy import LocalFrame
+from sim.world.grid import Grid, fractal_noise
 from sim.world.scenario import ScenarioError, TerrainSpec
-
-if TYPE_CHECKING:
-    from sim.world.world import Grid
 
 # GeoTIFF tags (GeoTIFF 1.1): pixel scale, tie point, GeoKey directory.
 _PIXEL_SCALE, _TIEPOINT, _GEOKEYS, _NODATA = 33550, 33922, 34735, 42113
@@ -34,8 +31,6 @@ def build_elevation(
     if spec.kind == "flat":
         elev = np.full(shape, spec.elevation_m, np.float32)
     elif spec.kind == "procedural":
-        from sim.world.world import fractal_noise
-
         noise = fractal_noise(shape, spec.feature_m / grid.res_m, seed + 11, octaves=6)
         # Scale to `relief_m` peak to peak (about +-2.5 sigma).
         elev = (spec.elevation_m + noise * (spec.relief_m / 5.0)).astype(np.float32)

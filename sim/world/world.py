@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from missions.geodesy import LocalFrame
 from sim.world import shapes
+from sim.world.grid import Grid, fractal_noise
 from sim.world.heat import TargetHeat, Weather, cover_temp_c, target_heat
 from sim.world.scenario import ScenarioError, ScenarioSpec, TargetSpec, read_scenario
 from sim.world.terrain import build_elevation
@@ -27,40 +28,6 @@ from sim.world.terrain import build_elevation
 COVER_CLASSES = ("grass", "field", "bare", "forest", "rock", "water", "road", "roof")
 _GRASS_DEFAULT = {"field": 0.4, "forest": 0.25}
 MAX_GRID = 2400  # samples per side; beyond it the resolution coarsens
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A north-up raster in the local frame: sample (row j, col i) at (x0 + i*res, y0 + j*res)."""
-
-    x0: float
-    y0: float
-    res_m: float
-    cols: int
-    rows: int
-
-    def xy(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        x = self.x0 + np.arange(self.cols) * self.res_m
-        y = self.y0 + np.arange(self.rows) * self.res_m
-        return np.meshgrid(x, y)
-
-    def to_px(self, x: Any, y: Any) -> tuple[Any, Any]:
-        return (np.asarray(x) - self.x0) / self.res_m, (np.asarray(y) - self.y0) / self.res_m
-
-    def sample(self, raster: NDArray[Any], x: Any, y: Any) -> NDArray[np.float64]:
-        """Bilinear samples of `raster` at local points (clamped to the edge)."""
-        u, v = self.to_px(x, y)
-        u = np.clip(np.asarray(u, np.float64), 0, self.cols - 1.0001)
-        v = np.clip(np.asarray(v, np.float64), 0, self.rows - 1.0001)
-        i, j = np.floor(u).astype(int), np.floor(v).astype(int)
-        fu, fv = u - i, v - j
-        r = raster
-        return (
-            r[j, i] * (1 - fu) * (1 - fv)
-            + r[j, i + 1] * fu * (1 - fv)
-            + r[j + 1, i] * (1 - fu) * fv
-            + r[j + 1, i + 1] * fu * fv
-        ).astype(np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,28 +272,6 @@ def _rasterise_cover(
         canopy_frac[m] = patch.canopy_fraction if patch.cover == "forest" else 0.0
         canopy_h[m] = patch.canopy_height_m if patch.cover == "forest" else 0.0
     return cover, canopy_frac, canopy_h, grass
-
-
-def fractal_noise(
-    shape: tuple[int, int], cell_px: float, seed: int, octaves: int = 4, persistence: float = 0.5
-) -> NDArray[np.float32]:
-    """Smooth zero-mean, unit-std noise with features about `cell_px` samples wide."""
-    rng = np.random.default_rng(seed)
-    rows, cols = shape
-    out = np.zeros(shape, np.float32)
-    amp, cell, total = 1.0, max(cell_px, 1.0), 0.0
-    for _ in range(octaves):
-        gr, gc = max(2, int(rows / cell) + 2), max(2, int(cols / cell) + 2)
-        coarse = rng.standard_normal((gr, gc)).astype(np.float32)
-        out += amp * cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_CUBIC)
-        total += amp * amp
-        amp *= persistence
-        cell /= 2.0
-        if cell < 1.0:
-            break
-    out -= out.mean()
-    std = float(out.std())
-    return out / std if std > 0 else out
 
 
 def _canopy_crowns(frac: NDArray[np.float32], grid: Grid, seed: int) -> NDArray[np.float32]:
