@@ -37,6 +37,7 @@ CONFIG_DIR = Path(
 )
 
 M = TypeVar("M", bound=BaseModel)
+MAX_CONFIG_BYTES = 8 << 20  # a config of catalogues and fleets is kilobytes
 
 
 class _Strict(BaseModel):
@@ -121,13 +122,25 @@ SECTIONS: dict[str, type[_Strict]] = {"cameras": CameraConfig, "airframes": Airf
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file, turning every failure into a ConfigError that names the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            raise ConfigError(
+                str(path), None, "not a file (a folder or a device); give a YAML file"
+            )
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                str(path), None, f"larger than {MAX_CONFIG_BYTES >> 20} MB: not a config"
+            )
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), None, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), None, f"cannot read: {exc}") from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(str(path), None, "not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -77,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="groundctl")
     except USER_ERRORS as exc:
-        print(f"groundctl: error: {exc}", file=sys.stderr)
+        # A message may quote what the user or a file gave: no terminal escapes from it.
+        text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", "?", str(exc))
+        print(f"groundctl: error: {text}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("groundctl: interrupted", file=sys.stderr)

@@ -29,6 +29,7 @@ from groundctl.dispatch.acksig import new_key_file
 from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.dispatch.config import DispatchConfig, dispatch_config, load_dispatch_config
 from groundctl.dispatch.dispatcher import Dispatcher
+from groundctl.dispatch.ids import check_identifier
 from groundctl.errors import ConfigError, DispatchError
 from groundctl.store import Store
 
@@ -146,6 +147,7 @@ def keygen(
     ] = "desk-1",
 ) -> None:
     """Write a new random key a desk signs its acknowledgements with (mode 0600)."""
+    check_identifier(desk, "--desk")
     output.check_output_path(path, "keygen")
     try:
         new_key_file(path)

@@ -33,6 +33,8 @@ Rules they implement:
   missing parent folder, no permission, a device or other non-regular file (`/dev/full`),
   a full disk, an unknown suffix; each by a real attempt where one is cheap. It raises
   `OutputPathError`: one line naming the path, exit 2.
+- `check_input_file` refuses an input that is not a readable regular file of a sane size
+  (a folder, /dev/zero, a missing file) the same way, before any work.
 - `progress` shows a bar with count, rate and ETA on stderr when stderr is a terminal, and
   nothing otherwise.
 """
@@ -73,6 +75,10 @@ Justify = Literal["left", "right", "center"]
 
 class OutputPathError(GroundctlError):
     """An output path that cannot be written; the message names the path and the fix."""
+
+
+class InputPathError(GroundctlError):
+    """An input that cannot be read as a file; the message names the path."""
 
 
 def is_terminal(stream: Any = None) -> bool:
@@ -274,18 +280,33 @@ def check_output_path(
     docstring); returns `path`. A missing parent folder is refused unless `create_parents`,
     which makes it now. A folder output (`kind="folder"`) is made if missing."""
 
+    try:
+        return _check_output_path(
+            Path(path), option, kind, suffixes, create_parents, min_free_bytes
+        )
+    except OSError as exc:  # a name too long, a loop of symlinks, ...
+        raise OutputPathError(f"{option} {path}: {exc.strerror or exc}") from None
+
+
+def _check_output_path(
+    path: Path,
+    option: str,
+    kind: Literal["file", "folder"],
+    suffixes: Sequence[str] | None,
+    create_parents: bool,
+    min_free_bytes: int,
+) -> Path:
     def fail(reason: str) -> OutputPathError:
         return OutputPathError(f"{option} {path}: {reason}")
 
-    path = Path(path)
     if kind == "file" and (path.is_dir() or str(path).endswith(os.sep)):
         example = path / ("out" + (suffixes[0] if suffixes else ""))
         raise fail(f"is a folder; give a file name, e.g. {example}")
     if kind == "folder" and path.exists() and not path.is_dir():
         raise fail("is a file, not a folder; give a folder (it is made if missing)")
     if kind == "file" and (path.exists() or path.is_symlink()):
-        if str(path) == os.devnull:
-            return path
+        if str(path) == os.devnull and suffixes is None:
+            return path  # "throw it away" is a fine answer where any content goes
         if not path.is_file():
             raise fail("is not a regular file (a device, pipe or socket); give a file name")
     if kind == "file" and suffixes is not None and path.suffix.lower() not in suffixes:
@@ -314,6 +335,24 @@ def check_output_path(
         free = _free_bytes(folder)
         if free is not None and free < min_free_bytes:
             raise fail(f"the disk is full ({free // 1024} KiB free in {folder}); free some space")
+    return path
+
+
+def check_input_file(path: Path, option: str, *, max_bytes: int = 64 << 20) -> Path:
+    """Refuse, before any work, an input that is not a readable regular file of a sane size
+    (a folder, a device such as /dev/zero, a missing file): one line, exit 2."""
+    try:
+        if not path.exists():
+            raise InputPathError(f"{option} {path}: no such file")
+        if not path.is_file():
+            raise InputPathError(f"{option} {path}: not a file (a folder or a device)")
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputPathError(f"{option} {path}: cannot read: {exc.strerror or exc}") from None
+    if size > max_bytes:
+        raise InputPathError(f"{option} {path}: {size >> 20} MB is more than {max_bytes >> 20} MB")
     return path
 
 

@@ -13,10 +13,10 @@ import numpy as np
 import typer
 
 from groundctl.cli.context import cli_context
-from groundctl.cli.output import check_output_path, writing
+from groundctl.cli.output import check_input_file, check_output_path, writing
 from groundctl.cli.sim import sim_app
 from groundctl.errors import ConfigError
-from sim.world import Renderer, load_scenario
+from sim.world import Renderer, World, load_scenario
 from sim.world.record import FrameRecorder
 from thermal.frame import Gimbal, Pose, ThermalFrame
 
@@ -44,6 +44,14 @@ def _parse_at(text: str) -> tuple[float, float, float]:
             "--at", None, f"altitude {alt:g} m must be above the ground, at most {MAX_ALT_M:g} m"
         )
     return lat, lon, alt
+
+
+def _load(scenario: Path) -> World:
+    check_input_file(scenario, "--scenario", max_bytes=16 << 20)
+    try:
+        return load_scenario(scenario)
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise ConfigError(str(scenario), None, "not valid YAML: nested too deeply") from None
 
 
 def false_colour(
@@ -96,7 +104,7 @@ def render_cmd(
         for extra in (output.with_suffix(".tiff"), output.with_suffix(".json")):
             check_output_path(extra, "--tiff", create_parents=True)
     cam = cli_context(ctx).camera(camera)
-    world = load_scenario(scenario)
+    world = _load(scenario)
     x, y = world.frame.to_local(lat, lon)
     lo = world.area_xy.min(axis=0) - world.spec.margin_m
     hi = world.area_xy.max(axis=0) + world.spec.margin_m
@@ -112,7 +120,11 @@ def render_cmd(
     rendered = Renderer(world, cam, seed=seed).render(pose, 1)
     with writing(output, "--output"):
         output.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(output), false_colour(rendered.celsius)):
+        try:
+            written = cv2.imwrite(str(output), false_colour(rendered.celsius))
+        except cv2.error:
+            written = False
+        if not written:
             raise OSError(0, "OpenCV could not write the picture")
     img = rendered.celsius
     print(
@@ -154,7 +166,7 @@ def truth_cmd(
     check_output_path(output, "--output", suffixes=(".geojson", ".json"), create_parents=True)
     if area is not None:
         check_output_path(area, "--area", suffixes=(".geojson", ".json"), create_parents=True)
-    world = load_scenario(scenario)
+    world = _load(scenario)
     with writing(output, "--output"):
         output.parent.mkdir(parents=True, exist_ok=True)
         world.write_ground_truth(output)

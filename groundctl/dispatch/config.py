@@ -42,13 +42,16 @@ from groundctl.errors import ConfigError
 
 def check_output_file(path: Path) -> None:
     """A file sinks may write: not a folder, in a folder that exists or can be made."""
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder; give a file name, e.g. {path / 'hits.geojson'}")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"{path}: {parent} is not a folder")
+    try:
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; give a file name, e.g. {path / 'hits.geojson'}")
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ValueError(f"{path}: {parent} is not a folder")
+    except OSError as exc:  # a name too long, a loop of links
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
 
 
 class _Strict(BaseModel):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import math
+import re
 import socket
 import ssl
 import xml.etree.ElementTree as ET
@@ -37,6 +39,15 @@ def hit_uid(operation: str, hit_id: str) -> str:
 
 def vehicle_uid(operation: str, sysid: int) -> str:
     return f"groundctl.{operation}.uav.{sysid}"
+
+
+# Characters XML 1.0 cannot carry at all (control characters other than tab and newlines,
+# surrogates, U+FFFE/U+FFFF): a name from elsewhere must not make the whole event unreadable.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_INVALID.sub("?", str(text))
 
 
 def _f7(x: float) -> str:
@@ -65,7 +76,16 @@ def event_xml(
     course_deg: float | None = None,
     speed_ms: float | None = None,
 ) -> bytes:
-    """One CoT 2.0 `<event>` as UTF-8 bytes with an XML declaration."""
+    """One CoT 2.0 `<event>` as UTF-8 bytes with an XML declaration. Text is cleaned of
+    characters XML cannot carry; an unknown height or error is CoT's 9999999; a position
+    that is not a finite WGS84 one is refused (DispatchError)."""
+    if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
+        raise DispatchError(f"CoT {uid}: {lat}, {lon} is not a position")
+    uid, callsign, remarks = _xml_text(uid), _xml_text(callsign), _xml_text(remarks)
+    links = tuple(tuple(_xml_text(x) for x in link) for link in links)  # type: ignore[misc]
+    hae_m, ce_m, le_m = (
+        v if v is not None and math.isfinite(v) else None for v in (hae_m, ce_m, le_m)
+    )
     event = ET.Element(
         "event",
         {
@@ -97,7 +117,10 @@ def event_xml(
         ET.SubElement(
             detail,
             "track",
-            {"course": _f1((course_deg or 0.0) % 360.0), "speed": _f1(speed_ms or 0.0)},
+            {
+                "course": _f1((course_deg if math.isfinite(course_deg or 0.0) else 0.0) % 360.0),
+                "speed": _f1(speed_ms if speed_ms is not None and math.isfinite(speed_ms) else 0.0),
+            },
         )
     if remarks:
         ET.SubElement(detail, "remarks").text = remarks

@@ -9,16 +9,17 @@ but display, and every path built from identifiers is resolved and must stay und
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from groundctl.errors import DispatchError
+from groundctl.store.models import IDENTIFIER
 
-# Letters, digits, `_`, `.` and `-`; starts with a letter, digit or `_` (so never `.` or `..`,
-# never a hidden file); at most 128 characters. Hit ids (`hit-3f2a...`), operation names
-# (`valley-2026-11-23`), desk names (`desk-1`, `anna@centre`) all fit.
-IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
+__all__ = ["IDENTIFIER", "check_identifier", "confined", "is_identifier", "write_confined"]
+
+# IDENTIFIER: letters, digits, `_`, `.`, `@` and `-`; starts with a letter, digit or `_` (so
+# never `.` or `..`, never a hidden file); at most 128 characters. Hit ids (`hit-3f2a...`),
+# operation names (`valley-2026-11-23`), desk names (`desk-1`, `anna@centre`) all fit.
 IDENTIFIER_HELP = (
     "1 to 128 letters, digits, '_', '.', '@' or '-', starting with a letter, digit or '_'"
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -188,5 +189,17 @@ def status_payload(station: str, state: str, ts: float) -> dict[str, Any]:
     return {"station": station, "state": state, "time": iso_time(ts), "ts": ts}
 
 
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinity (a telemetry field not yet known) made null:
+    strict JSON, which every receiver parses."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
 def dumps(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+    return json.dumps(finite(doc), separators=(",", ":"), allow_nan=False).encode("utf-8")

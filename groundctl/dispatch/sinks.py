@@ -96,18 +96,21 @@ class CotSink(OutboxSink):
         if not self.connected.is_set():
             return False
         self._vehicle_sent_at[sysid] = now
-        data = vehicle_event(
-            self.operation,
-            sysid,
-            lat,
-            lon,
-            time.time(),
-            self.cfg.vehicle_stale_s,
-            alt_hae_m=alt_hae_m,
-            course_deg=course_deg,
-            speed_ms=speed_ms,
-            remarks=remarks,
-        )
+        try:
+            data = vehicle_event(
+                self.operation,
+                sysid,
+                lat,
+                lon,
+                time.time(),
+                self.cfg.vehicle_stale_s,
+                alt_hae_m=alt_hae_m,
+                course_deg=course_deg,
+                speed_ms=speed_ms,
+                remarks=remarks,
+            )
+        except DispatchError:
+            return False  # no position to show yet (NaN before a GPS fix)
         try:
             await self.transport.send(data)
         except (OSError, TimeoutError):

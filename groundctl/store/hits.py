@@ -4,14 +4,15 @@ the new revision for every sink in the same transaction."""
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from groundctl.store.acks import ack_row
-from groundctl.store.base import StoreBase, from_json, to_json
-from groundctl.store.models import StoredHit, UpsertResult
+from groundctl.store.base import StoreBase, StoreError, from_json, to_json
+from groundctl.store.models import IDENTIFIER, StoredHit, UpsertResult
 from groundctl.store.outbox import enqueue_hit
 from thermal.hit import Hit
 
@@ -24,6 +25,7 @@ class HitsMixin(StoreBase):
         message id; an identical re-submission changes nothing and queues nothing. Sightings
         and chips accumulate: an update never drops what an earlier revision had.
         """
+        _check_hit(hit)
         sha = _hit_sha(hit)
         now = time.time()
         with self._tx() as db:
@@ -163,6 +165,40 @@ _HIT_SELECT = (
     "SELECT x.ack_id FROM acks x WHERE x.hit_id = h.id AND x.authorised = 1"
     " ORDER BY x.ts DESC, x.received_at DESC, x.ack_id DESC LIMIT 1)"
 )
+
+
+def _check_hit(hit: Hit) -> None:
+    """A hit must be one every receiver can take: an id that is a safe topic level and file
+    name, a class, finite numbers in range. Anything else is a bug upstream, refused here
+    rather than stored and sent to fail at every receiver."""
+
+    def bad(what: str) -> StoreError:
+        return StoreError(f"hit {hit.id!r}: {what}; not stored")
+
+    if not isinstance(hit.id, str) or not IDENTIFIER.fullmatch(hit.id):
+        raise bad("the id must be 1-128 letters, digits, '_', '.', '@' or '-'")
+    if not isinstance(hit.target_class, str) or not 0 < len(hit.target_class) <= 40:
+        raise bad("the class must be a name of 1 to 40 characters")
+    checks = {
+        "lat": (hit.lat, -90.0, 90.0),
+        "lon": (hit.lon, -180.0, 180.0),
+        "confidence": (hit.confidence, 0.0, 1.0),
+        "uncertainty_m": (hit.uncertainty_m, 0.0, 1e7),
+        "first_seen": (hit.first_seen, 0.0, 1e11),
+        "last_seen": (hit.last_seen, 0.0, 1e11),
+        "temp_c": (-273.15 if hit.temp_c is None else hit.temp_c, -273.15, 2000.0),
+    }
+    for name, (value, lo, hi) in checks.items():
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise bad(f"{name} is not a number") from None
+        if not (math.isfinite(x) and lo <= x <= hi):
+            raise bad(f"{name} {x!r} is outside {lo:g}..{hi:g}")
+    if any(
+        isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 255 for v in hit.vehicle_ids
+    ):
+        raise bad("vehicle ids must be MAVLink system ids 0..255")
 
 
 def _hit_sha(hit: Hit) -> str:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+# What an id from outside may look like before it names a topic level or a file (hit ids,
+# operation names, desk names): letters, digits, `_`, `.`, `@`, `-`, starting with a letter,
+# digit or `_` (never `.` or `..`), at most 128 characters. See `groundctl.dispatch.ids`.
+IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}")
 
 AckStatus = Literal["received", "team_dispatched", "found", "false_alarm"]
 ACK_STATUSES: tuple[str, ...] = ("received", "team_dispatched", "found", "false_alarm")
