@@ -55,10 +55,16 @@ def _config(store: Store, given: Path | None, user_file: Path | None) -> tuple[D
 
 async def _flush(dispatcher: Dispatcher, timeout_s: float) -> None:
     task = asyncio.create_task(dispatcher.run())
+    total = dispatcher.pending()
     try:
         deadline = time.monotonic() + timeout_s
-        while dispatcher.undelivered() and time.monotonic() < deadline and not task.done():
-            await asyncio.sleep(0.2)
+        with output.progress("sending", total=total, unit="messages") as advance:
+            done = 0
+            while dispatcher.undelivered() and time.monotonic() < deadline and not task.done():
+                await asyncio.sleep(0.2)
+                now_done = total - dispatcher.pending()
+                advance(max(0, now_done - done))
+                done = max(done, now_done)
         if task.done():
             task.result()  # a refused login, an untrusted certificate: DispatchError
     finally:

@@ -231,3 +231,42 @@ def test_sim_render_out_of_range_position_is_refused(run_cli, tmp_path, at, mess
     assert result.returncode == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.png").exists()
+
+
+PROGRESS = """
+import time
+from groundctl.cli.output import progress
+with progress("working", total=20, unit="frames") as advance:
+    for _ in range(20):
+        time.sleep(0.05)
+        advance(1)
+print("finished")
+"""
+
+
+def test_progress_shows_rate_and_eta_on_a_terminal_and_nothing_elsewhere(tmp_path):
+    piped = subprocess.run(
+        [sys.executable, "-c", PROGRESS], capture_output=True, text=True, timeout=60
+    )
+    assert piped.returncode == 0 and piped.stdout == "finished\n" and piped.stderr == ""
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROGRESS], stdout=subprocess.PIPE, stderr=slave, env=env
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        shown += data
+    os.close(master)
+    assert proc.wait(timeout=60) == 0 and proc.stdout.read() == b"finished\n"
+    proc.stdout.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode())
+    assert "working" in text and "/20" in text and "frames/s" in text
+    assert re.search(r"\d+:\d\d:\d\d", text)  # the time remaining
