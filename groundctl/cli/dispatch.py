@@ -36,7 +36,7 @@ from groundctl.cli.context import cli_context
 from groundctl.cli.dispatch_view import ListenView
 from groundctl.cli.output import check_output_path, safe_text
 from groundctl.config import read_user_file, validate
-from groundctl.dispatch.acksig import load_key, load_keys
+from groundctl.dispatch.acksig import load_key, load_keys, signer
 from groundctl.dispatch.aio import cancel_and_wait
 from groundctl.dispatch.config import DispatchConfig, MqttConfig, dispatch_config
 from groundctl.dispatch.ids import check_identifier
@@ -221,7 +221,8 @@ def listen(
             "--ack-key",
             envvar="GROUNDCTL_ACK_KEY",
             help="Sign acknowledgements with this key file (see `dispatch keygen`); stations "
-            "that list it under dispatch.ack_keys as --operator act on them.",
+            "that list it under dispatch.ack_keys as --operator act on them. Default: "
+            "dispatch.sign_acks_as in the config file.",
         ),
     ] = None,
     ack: Annotated[
@@ -254,8 +255,9 @@ def listen(
     answers = [parse_ack_option(a) for a in ack or []]
     if answers and operation == "+":
         raise DispatchError("--ack needs --operation NAME (the operation the hits belong to)")
-    who = operator or f"{getpass.getuser()}@{socket.gethostname()}"
-    key = None
+    own = signer(base) if ack_key is None and operator is None else None
+    who = operator or (own[0] if own else f"{getpass.getuser()}@{socket.gethostname()}")
+    key = own
     if ack_key is not None:
         check_identifier(who, "--operator (the name of your key)")
         key = (who, load_key(ack_key, "--ack-key"))

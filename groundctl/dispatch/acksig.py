@@ -56,6 +56,15 @@ def load_keys(files: Mapping[str, Path], source: str = "dispatch.ack_keys") -> d
     return {name: load_key(path, f"{source}.{name}") for name, path in files.items()}
 
 
+def signer(cfg: Any) -> tuple[str, bytes] | None:
+    """(desk, key) a process signs its own acknowledgements with, from a `DispatchConfig`'s
+    `sign_acks_as` (None when it has none): pass it to `MqttListener(key=...)`."""
+    own = getattr(cfg, "sign_acks_as", None)
+    if own is None:
+        return None
+    return own.desk, load_key(own.key_file, "dispatch.sign_acks_as")
+
+
 def new_key_file(path: Path) -> None:
     """Write a fresh random key (64 hex characters) readable by its owner only; an existing
     file is never overwritten (it may be the key every desk already has)."""

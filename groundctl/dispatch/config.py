@@ -21,6 +21,7 @@
           headers: {Authorization: "Bearer ..."}
       ack_keys:                                 # desks whose acks may end an overwatch
         desk-1: /etc/groundctl/ack-keys/desk-1.key   # (see groundctl.dispatch.acksig)
+      sign_acks_as: {desk: web-1, key_file: web-1.key}  # this process's own answers
 
 Without a `dispatch:` section the store (and the web map / terminal) is all there is.
 """
@@ -185,6 +186,20 @@ class WebhookConfig(_Strict):
         return self.name or f"webhook:{self.url}"
 
 
+class AckSigner(_Strict):
+    """This process's own desk key: acknowledgements it publishes are signed with it."""
+
+    desk: str
+    key_file: Path
+
+    @field_validator("desk")
+    @classmethod
+    def _desk(cls, v: str) -> str:
+        if not is_identifier(v):
+            raise ValueError(f"desk name {v!r} is not an identifier ({IDENTIFIER_HELP})")
+        return v
+
+
 class DispatchConfig(_Strict):
     prefix: str = "groundctl"
     station: str | None = None  # this ground station's name in status messages
@@ -196,6 +211,8 @@ class DispatchConfig(_Strict):
     # Desk name -> key file: acknowledgements signed with one of these keys are authorised
     # (may end an overwatch); every other acknowledgement is kept but not acted upon.
     ack_keys: dict[str, Path] = Field(default_factory=dict)
+    # Sign the acknowledgements this process publishes (a web map, a console) as this desk.
+    sign_acks_as: AckSigner | None = None
 
     @field_validator("ack_keys")
     @classmethod
@@ -237,7 +254,8 @@ def dispatch_config(data: Any, source: str, key: str = "dispatch") -> DispatchCo
         # Validate each sub-section against its own model, so that an unknown key is
         # reported with the keys that section does know.
         data = dict(data)
-        for name, model in (("mqtt", MqttConfig), ("retry", RetryConfig)):
+        sections = (("mqtt", MqttConfig), ("retry", RetryConfig), ("sign_acks_as", AckSigner))
+        for name, model in sections:
             if isinstance(data.get(name), Mapping):
                 data[name] = gconfig.validate(model, data[name], source, f"{key}.{name}")
         for name, model in (("cot", CotConfig), ("webhooks", WebhookConfig)):

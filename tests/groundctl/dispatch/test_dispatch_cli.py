@@ -177,3 +177,31 @@ def test_listen_without_broker_or_bad_ack_says_how_to_fix(run_cli):
     )  # fmt: skip
     assert result.returncode == 2
     assert "unknown acknowledgement 'maybe'" in result.stderr
+
+
+async def test_ack_signed_with_the_config_files_own_desk_key(tmp_path, broker, run_cli):
+    """`dispatch.sign_acks_as` in the config file: no --ack-key needed on every command."""
+    store = await publish_hits(tmp_path, broker.url, 1)
+    key = tmp_path / "web-1.key"
+    assert run_cli("dispatch", "keygen", str(key), "--desk", "web-1").returncode == 0
+    user = tmp_path / "centre.yaml"
+    user.write_text(
+        f"dispatch:\n  mqtt: {{url: '{broker.url}'}}\n"
+        f"  sign_acks_as: {{desk: web-1, key_file: '{key}'}}\n"
+    )
+    stop, thread = station_receiving(
+        store,
+        DispatchConfig(mqtt=MqttConfig(url=broker.url), retry=FAST, ack_keys={"web-1": key}),
+    )
+    try:
+        sent = await asyncio.to_thread(
+            run_cli, "--config", str(user), "dispatch", "listen", "--operation", "ridge",
+            "--ack", "hit-0001=found",
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        wait_until(lambda: store.hit("hit-0001").status == "found")
+        assert store.hit("hit-0001").ack.identity == "key:web-1"
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    store.close()
