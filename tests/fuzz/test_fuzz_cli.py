@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = str(ROOT / "configs" / "scenarios" / "ditch_rain_night.yaml")
-AREA = str(ROOT / "configs" / "areas" / "valley_3km2.geojson")
+SMALL_AREA = str(ROOT / "configs" / "areas" / "rectangle_1km2.geojson")
 Entry = Callable[[Callable, Path], list[str]]
 
 
@@ -208,9 +208,9 @@ COMMANDS: dict[str, tuple[Entry, int]] = {  # name -> (argv builder, examples in
 
 
 def plan(draw, sandbox: Path) -> list[str]:
-    argv = ["plan", input_path(draw, sandbox, AREA), "--camera", name(draw, "h20t"),
-            "-o", output_path(draw, ".json")]  # fmt: skip
-    options = (("--alt", "60"), ("--overlap", "20"), ("--speed", "8"), ("--sweep-deg", "30"),
+    argv = ["plan", input_path(draw, sandbox, SMALL_AREA), "--camera", name(draw, "h20t"),
+            "-o", output_path(draw, ".json"), "--alt", number_text(draw, "60")]  # fmt: skip
+    options = (("--overlap", "20"), ("--speed", "8"), ("--sweep-deg", "30"),
                ("--turn-margin", "10"), ("--max-alt", "120"), ("--drones", "2"))  # fmt: skip
     for option, good in options:
         if draw(st.booleans()):
@@ -249,8 +249,28 @@ def detect(draw, sandbox: Path) -> list[str]:
 
 
 def fly(draw, sandbox: Path) -> list[str]:
-    argv = ["fly", input_path(draw, sandbox, "in/json-list"), "--on-exit", "rtl",
-            "--db", output_path(draw, ".sqlite")]  # fmt: skip
+    """Plans broken in one way or another, flown on one simulated drone."""
+    plan = sandbox / "plan.json"
+    if not plan.exists():
+        subprocess.run(
+            [sys.executable, "-m", "groundctl", "plan", SMALL_AREA, "--camera", "h20t",
+             "--alt", "50", "-o", str(plan)],
+            capture_output=True, check=True, timeout=300, cwd=sandbox,
+        )  # fmt: skip
+    doc = json.loads(plan.read_text())
+    broken = draw(st.sampled_from(["segments", "nan", "text", "empty-object", "none"]))
+    if broken == "segments":
+        doc["segments"] = []
+    elif broken == "nan":
+        plan.write_text(json.dumps(doc).replace('"alt_rel_m": 50.0', '"alt_rel_m": NaN'))
+    elif broken == "text":
+        doc = {k: "x" for k in doc}
+    elif broken == "empty-object":
+        doc = {}
+    if broken != "nan":
+        plan.write_text(json.dumps(doc))
+    argv = ["fly", input_path(draw, sandbox, str(plan)), "--on-exit", "rtl", "--sim", "1",
+            "--speedup", "20", "--db", output_path(draw, ".sqlite")]  # fmt: skip
     if draw(st.booleans()):
         argv += ["--connect", name(draw, draw(st.sampled_from(["udpin://x", "tcp:1.2.3.4:1"])))]
     if draw(st.booleans()):
@@ -259,23 +279,20 @@ def fly(draw, sandbox: Path) -> list[str]:
 
 
 def sim(draw, sandbox: Path) -> list[str]:
-    argv = [
-        "sim",
-        "--vehicles",
-        number_text(draw),
-        "--home",
-        draw(HOSTILE_TEXT | st.just("47,8,400")),
-    ]
-    for option in ("--speedup", "--loss", "--latency", "--wind"):
+    argv = ["sim", "--vehicles", number_text(draw, "1"), "--home", name(draw, "47,8,400"),
+            "--api-base-port", "0", "--gcs-port", "0", "--duration", "2"]  # fmt: skip
+    for option, good in (("--speedup", "5"), ("--loss", "1"), ("--latency", "10"), ("--wind", "3")):
         if draw(st.booleans()):
-            argv += [option, number_text(draw)]
+            argv += [option, number_text(draw, good)]
+    if draw(st.booleans()):
+        argv += ["--scenario", input_path(draw, sandbox, SCENARIO), "--stream-base-port", "0"]
     return argv
 
 
 OTHER_COMMANDS: dict[str, tuple[Entry, int]] = {
     "plan": (plan, 60),
     "detect": (detect, 40),
-    "fly": (fly, 25),
+    "fly": (fly, 10),
     "sim": (sim, 25),
 }
 
