@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -14,7 +15,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from groundctl.web import errors, thermal_view
 from groundctl.web.api import router
-from groundctl.web.auth import COOKIE, TokenMiddleware, presented_token
+from groundctl.web.auth import COOKIE, TokenMiddleware
 from groundctl.web.errors import bad, not_found
 from groundctl.web.ops import Ops
 from groundctl.web.settings import ServeOptions
@@ -27,19 +28,18 @@ LIBRARIES = {
 MAX_BODY_BYTES = 25 * 1024 * 1024
 
 
-def create_app(opts: ServeOptions) -> FastAPI:
-    ops_holder: dict[str, Ops] = {}
+def create_app(opts: ServeOptions, ops: Ops) -> Any:
+    """The ASGI app: FastAPI behind the token rule. `ops` is built (and its configuration
+    checked) before anything listens; it starts and stops with the app."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        o = Ops(opts)
-        app.state.ops = o
-        ops_holder["ops"] = o
-        await o.start()
+        app.state.ops = ops
+        await ops.start()
         try:
             yield
         finally:
-            await o.close()
+            await ops.close()
 
     app = FastAPI(
         title="groundctl", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
@@ -60,7 +60,7 @@ def create_app(opts: ServeOptions) -> FastAPI:
 
     def page(name: str, request: Request) -> Response:
         response = FileResponse(static / name, headers={"cache-control": "no-store"})
-        token = presented_token(request.scope)
+        token = request.query_params.get("token")
         if opts.token is not None and token is not None:
             # The address printed at start carries the token once; from here on the cookie
             # does (images, websockets and libraries cannot send a header).
@@ -158,4 +158,4 @@ def create_app(opts: ServeOptions) -> FastAPI:
 
         return StreamingResponse(parts(), media_type="multipart/x-mixed-replace; boundary=frame")
 
-    return TokenMiddleware(app, opts.token)  # type: ignore[return-value]
+    return TokenMiddleware(app, opts.token)

@@ -11,6 +11,7 @@ import uvicorn
 
 from groundctl.errors import ConfigError
 from groundctl.web.app import create_app
+from groundctl.web.ops import Ops
 from groundctl.web.settings import ServeOptions
 
 
@@ -41,10 +42,16 @@ def url_of(host: str, port: int) -> str:
 
 
 async def serve(opts: ServeOptions, announce: Callable[[str, int], None]) -> None:
-    sock = bind_socket(opts.host, opts.port)
+    ops = Ops(opts)  # a bad tile file, DEM or database stops here, before listening
+    try:
+        sock = bind_socket(opts.host, opts.port)
+    except BaseException:
+        ops.reader.close()
+        ops.store.close()
+        raise
     port = sock.getsockname()[1]
     cfg = uvicorn.Config(
-        create_app(opts),
+        create_app(opts, ops),
         log_level="warning",
         access_log=False,
         lifespan="on",
