@@ -116,8 +116,9 @@ function handle(m) {
       return;
     case 'plans':
       $('op').textContent = gc.config.operation;
-      if (m.current_plan_id) fleet.setPlan(m.current_plan_id);
-      return;
+      if (!m.current_plan_id) return undefined;
+      fleet.setPlan(m.current_plan_id);
+      return plan.load(m.current_plan_id); // a plan made in another browser shows here too
     case 'hits': hits.upsert(m.items); return teams.set(gc.lastTeams || [], hits.hits);
     case 'acks': return log(m.items.map((a) => ({ ts: a.ts, kind: 'ack', message: `${a.hit_id.slice(0, 8)}: ${a.status} by ${a.by}` })));
     case 'overwatch': return hits.setOverwatch(m.items);
@@ -135,10 +136,12 @@ function connect() {
   const ws = new WebSocket(url);
   gc.ws = ws;
   ws.onopen = () => { $('conn').textContent = 'live'; $('conn').className = 'ok'; backoff = 500; };
+  // Messages are handled in order, each after the configuration is in.
+  let queue = configured;
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (m.type === 'snapshot' && m.teams) gc.lastTeams = m.teams;
-    handle(m);
+    queue = queue.then(() => handle(m)).catch((err) => console.error(err));
   };
   ws.onclose = () => {
     $('conn').textContent = 'reconnecting'; $('conn').className = 'bad';
@@ -149,14 +152,17 @@ function connect() {
 
 setInterval(() => fleet.refresh(), 500);
 
-api('api/config').then((cfg) => {
+// The snapshot and the configuration are fetched side by side: the hits are drawn as soon as
+// both are in.
+const configured = api('api/config').then((cfg) => {
   gc.config = cfg;
   fleet.flying = cfg.flying;
   addBackground(map, cfg);
   plan.fill(cfg);
-  $('team-link').href = 'team';
   document.title = `groundctl: ${cfg.operation}`;
-  connect();
+  return cfg;
 }).catch((err) => {
   document.body.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  throw err;
 });
+connect();
