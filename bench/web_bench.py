@@ -118,8 +118,14 @@ def main() -> None:
     out = ROOT / "bench" / "results" / "web.json"
     out.write_text(
         json.dumps(
-            {"drones": args.drones, "hits": args.hits, "seconds": args.seconds,
-             "targets": TARGETS, "met": ok, "results": result},
+            {
+                "drones": args.drones,
+                "hits": args.hits,
+                "seconds": args.seconds,
+                "targets": TARGETS,
+                "met": ok,
+                "results": result,
+            },
             indent=2,
         )  # fmt: skip
         + "\n"

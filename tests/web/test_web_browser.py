@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import aiomqtt
 import pytest
 import yaml
+from pyproj import Geod
 
 from groundctl.store import Store
 from tests.live.livefix import PERSON, write_scenario
@@ -155,7 +156,31 @@ def test_draw_plan_fly_confirm_share_and_watch(tmp_path, serve, broker, chromium
     assert sent is not None and sent["status"] == "team_dispatched" and sent["by"] == "web:tester"
     assert sent["ack_id"] == acks[0].ack_id
     assert page.evaluate("gc.fleet.sweptPct") >= swept_then
+    # The person is a confirmed find: a drone keeps them in view, and the page says which.
+    page.wait_for_function(f"gc.hits.overwatch['{hit_id}'] !== undefined", timeout=60_000)
+    assert "watched by sim1" in page.inner_text(f"#hits tr[data-id='{hit_id}']")
     page.screenshot(path=artifacts / "05-confirmed.png")
+
+    # A ground team's phone shares its location; the map guides the team to the find.
+    phone_at = (47.39690, 8.54540)
+    phone = chromium.new_context(
+        geolocation={"latitude": phone_at[0], "longitude": phone_at[1], "accuracy": 8},
+        permissions=["geolocation"],
+    ).new_page()
+    phone.goto(server.base + "team")
+    phone.fill("#team-name", "Bravo")
+    phone.click("#share")
+    phone.wait_for_selector("#team-legs td:has-text('m')")
+    page.click("#tabs button[data-tab=teams]")
+    page.wait_for_selector(".team[data-team='Bravo'] li.leg", timeout=20_000)
+    hit = page.evaluate(f"gc.hits.hits.get('{hit_id}').hit")
+    az, _, dist = Geod(ellps="WGS84").inv(phone_at[1], phone_at[0], hit["lon"], hit["lat"])
+    leg = page.evaluate("gc.lastTeams.find(t => t.team === 'Bravo').to[0]")
+    assert leg["hit_id"] == hit_id
+    assert abs(leg["distance_m"] - dist) < 1.0 and abs(leg["bearing_deg"] - az % 360) < 1.0
+    assert f"bearing {round(az % 360)}°" in page.inner_text(".team[data-team='Bravo']")
+    phone.screenshot(path=artifacts / "05b-team-phone.png")
+    phone.context.close()
 
     # 6. A second browser sees the same operation, from the database.
     other = chromium.new_context(viewport={"width": 1400, "height": 900}).new_page()
