@@ -127,7 +127,7 @@ def main() -> None:
                 "results": result,
             },
             indent=2,
-        )  # fmt: skip
+        )
         + "\n"
     )
     console.print(f"wrote {out.relative_to(ROOT)}; targets {'met' if ok else 'NOT met'}")
