@@ -3,9 +3,11 @@ reporting over Cursor-on-Target and MQTT, against the real `groundctl serve`."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import aiomqtt
 import cv2
@@ -139,13 +141,13 @@ def test_mqtt_positions_of_ground_teams_become_teams(tmp_path, serve, broker):
                 qos=1,
             )
 
-    import asyncio
-
     with httpx.Client(base_url=s.base, timeout=30) as c:
         deadline = time.monotonic() + 20
         teams = []
         while not teams and time.monotonic() < deadline:
-            asyncio.run(publish())  # again until the server's subscription is up
+            # (in a thread of its own: a sync Playwright of another test may hold this one's loop)
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, publish()).result()  # again until subscribed
             time.sleep(0.5)
             teams = c.get("/api/teams").json()
     assert [(t["team"], t["lat"], t["lon"], t["source"]) for t in teams] == [
