@@ -269,7 +269,7 @@ def fly(draw, sandbox: Path) -> list[str]:
         doc = {}
     if broken != "nan":
         plan.write_text(json.dumps(doc))
-    argv = ["fly", input_path(draw, sandbox, str(plan)), "--on-exit", "rtl", "--sim", "1",
+    argv = ["fly", input_path(draw, sandbox, str(plan)), "--on-exit", "rtl", "--sim", "1", "--operation", "fuzz",
             "--speedup", "20", "--db", output_path(draw, ".sqlite")]  # fmt: skip
     if draw(st.booleans()):
         argv += ["--connect", name(draw, draw(st.sampled_from(["udpin://x", "tcp:1.2.3.4:1"])))]
