@@ -197,3 +197,58 @@ def ensure_sortie_safe(plan: Plan, sortie: Sortie) -> None:
     bad = check_sortie(plan, sortie)
     if bad:
         raise UnsafePlanError(bad)
+
+
+def reroute_sortie(plan: Plan, sortie: Sortie) -> Sortie:
+    """The sortie with every bad leg replaced by the shortest way round the holes.
+
+    For sorties built in flight (the rest of an interrupted sortie, a lost drone's lanes
+    joined by straight legs): each leg through a hole, the take-off and return legs
+    included, becomes a routed transit (waypoints of kind ``transit`` at the altitude of the
+    leg's start) that keeps the plan's hole margin. Legs that are fine are kept as they are.
+    """
+    bad = {v.item for v in check_sortie(plan, sortie)}
+    if not bad:
+        return sortie
+    from missions.route import Router  # the router's graph is only built when needed
+
+    geo = _geometry(plan)
+    area = shapely.union_all([Polygon(geo.frame.latlon_to_xy(np.asarray(r))) for r in plan.area])
+    holes = shapely.union_all(
+        [Polygon(geo.frame.latlon_to_xy(np.asarray(r))) for r in plan.holes] or [Polygon()]
+    )
+    avoid = holes.buffer(max(plan.hole_margin_m, 1.0))
+    free = shapely.difference(area.buffer(TRANSIT_ROOM_M), avoid)
+    router = Router(free)
+    ll, seq, _ = _legs(sortie)
+    xy = geo.frame.latlon_to_xy(ll)
+    wps = list(sortie.waypoints)
+    out = []
+    # Position k of the legs is the launch (0), the waypoints (1..n), the launch again.
+    for k in range(len(xy) - 1):
+        if k >= 1:
+            out.append(wps[k - 1])
+        if int(seq[k]) not in bad:
+            continue
+        path = router.path(xy[k], xy[k + 1])[1:-1]
+        ref = wps[k - 1] if k >= 1 else wps[0]
+        for lat, lon in geo.frame.xy_to_latlon(path) if len(path) else []:
+            out.append(
+                ref.model_copy(
+                    update={
+                        "lat": round(float(lat), 8),
+                        "lon": round(float(lon), 8),
+                        "kind": "transit",
+                        "lane_id": None,
+                        "alt_amsl_m": None,
+                    }
+                )
+            )
+    if int(seq[-1]) in bad and out[-1].kind != "transit":
+        lat0, lon0 = sortie.launch
+        out.append(
+            out[-1].model_copy(
+                update={"lat": lat0, "lon": lon0, "kind": "transit", "lane_id": None}
+            )
+        )
+    return sortie.model_copy(update={"waypoints": tuple(out)})
