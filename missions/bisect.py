@@ -37,6 +37,8 @@ from missions.segment import Vehicle
 CRUMB_SHARE = 0.01
 ANGLE_STEP_DEG = 15.0
 GRANULARITY_WEIGHT = 1.5
+LKP_WEIGHT = 2.0
+LKP_IMBALANCE = 0.04
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def best_cut(
     offsets: NDArray[np.float64] | None = None,
     balance: bool = True,
     angle: float | None = None,
+    lkp: NDArray[np.float64] | None = None,
 ) -> tuple[Cut, list[int], list[int]] | None:
     """The best straight cut of `region` (raster mask) into k1 and k - k1 drones' ground.
 
@@ -120,7 +123,9 @@ def best_cut(
     xy = grid.centres().reshape(-1, 2)[idx]
     wk = grid.work.ravel()[idx]
     ex = grid.extra.ravel()[idx] if grid.extra is not None else np.zeros(len(idx))
-    angles = set(np.arange(0.0, 180.0, ANGLE_STEP_DEG).round(3))
+    # Through a last-known point, either side of the cut may get the smaller group.
+    turn = 360.0 if lkp is not None else 180.0
+    angles = set(np.arange(0.0, turn, ANGLE_STEP_DEG).round(3))
     for b in candidate_bearings(geom, 4):
         m = (90.0 - b) % 180.0
         angles |= {round(m, 3), round((m + 90.0) % 180.0, 3)}
@@ -177,6 +182,8 @@ def best_cut(
             )
             diff = np.abs(t_lo - t_hi) / np.maximum(np.maximum(t_lo, t_hi), 1e-9)
             cands = [int(np.argmin(diff))]
+            if lkp is not None:
+                cands.append(int(np.searchsorted(s_o, float(lkp @ nrm))) - 1)
         else:
             cands = [int(np.searchsorted(cw, q * tot_w)) for q in (0.25, 0.35, 0.5, 0.65, 0.75)]
         for j in sorted(set(cands)):
@@ -199,6 +206,12 @@ def best_cut(
                 spacing / max(n_hi, spacing) if suf_u[j + 1] >= n_hi else 0.0,
             )
             imbalance = float(diff[j]) if balance else 0.0
+            # With a last-known point, cuts through it give every drone ground near it, as
+            # long as they stay balanced.
+            near = 0.0
+            if lkp is not None:
+                near = abs(offset - float(lkp @ nrm)) / math.sqrt(tot_w)
+                imbalance += 10.0 * max(imbalance - LKP_IMBALANCE, 0.0)
             across = np.count_nonzero(lo_mask[:, :-1] & hi_mask[:, 1:]) + np.count_nonzero(
                 hi_mask[:, :-1] & lo_mask[:, 1:]
             )
@@ -212,6 +225,7 @@ def best_cut(
                 + 5.0 * imbalance
                 + (GRANULARITY_WEIGHT * gran if balance else 0.0)
                 + 0.05 * cut_len / math.sqrt(tot_w)
+                + LKP_WEIGHT * near
             )
             if best is None or score < best[0].score:
                 best = (Cut(ang, offset, score), lo_g, hi_g)
@@ -265,6 +279,7 @@ def bisect(
     balance: bool = True,
     max_crumbs: float = 0.15,
     tree: dict[tuple[int, ...], float] | None = None,
+    lkp: NDArray[np.float64] | None = None,
 ) -> tuple[list[BaseGeometry], NDArray[np.float64]] | None:
     """One piece per vehicle by recursive straight cuts (and, for each, the estimated time,
     sweep time and sortie round trip, without corrections), or None if a cut would leave too
@@ -316,6 +331,7 @@ def bisect(
             offsets[ids],
             balance,
             forced,
+            lkp,
         )
         if got is None or got[0].score >= 20.0 * max_crumbs:
             return False

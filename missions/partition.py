@@ -202,9 +202,9 @@ def split_sections(
 ) -> tuple[list[BaseGeometry], NDArray[np.float64]]:
     """One section of `target` per vehicle (in vehicle order), balanced by flight time.
 
-    Without a last-known point, by recursive straight cuts (`missions.bisect`), falling back
-    to the geodesic DARP partition where straight cuts cannot keep sections in one piece;
-    with one, by DARP from seeds round the point. `corrections` (a calibration from a first
+    By recursive straight cuts (`missions.bisect`; through the last-known point where that
+    keeps the balance), falling back to the geodesic DARP partition (seeded round the
+    last-known point, if any) where straight cuts cannot keep sections in one piece. `corrections` (a calibration from a first
     plan: each section and the seconds its real route took beyond the estimate) spread that
     time over the section's ground for the cuts; the DARP fallback takes `offsets`, seconds
     per drone, instead. Returns the sections and, for each, the estimated time, sweep time and sortie
@@ -215,13 +215,12 @@ def split_sections(
     launches = np.asarray(launches, dtype=float).reshape(-1, 2)
     if len(launches) == 1:
         launches = np.repeat(launches, k, axis=0)
-    if lkp is None:
-        fine = make_grid(target, flyable, np.zeros((0, 2)), BISECT_CELLS)
-        if corrections:
-            fine = _with_extra(fine, corrections)
-        got = bisect(fine, target, launches, list(vehicles), spacing_m, alt_m, tree=tree)
-        if got is not None:
-            return _merge_crumbs(got[0]), got[1]
+    fine = make_grid(target, flyable, np.zeros((0, 2)), BISECT_CELLS)
+    if corrections:
+        fine = _with_extra(fine, corrections)
+    got = bisect(fine, target, launches, list(vehicles), spacing_m, alt_m, tree=tree, lkp=lkp)
+    if got is not None:
+        return _merge_crumbs(got[0]), got[1]
     grid = make_grid(
         target, flyable, np.vstack([launches] + ([lkp[None]] if lkp is not None else []))
     )
