@@ -297,7 +297,7 @@ def pos_curve(segments: list[Segment]) -> tuple[tuple[float, float], ...]:
     ]
     if not spans:
         return ()
-    times = np.unique(np.r_[0.0, [a for a, _, _ in spans], [b for _, b, _ in spans]])
+    times = np.unique(np.round(np.r_[0.0, [a for a, _, _ in spans], [b for _, b, _ in spans]], 1))
     pos = np.zeros(len(times))
     for a, b, gain in spans:
         pos += gain * np.clip((times - a) / max(b - a, 1e-9), 0.0, 1.0)
