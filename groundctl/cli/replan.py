@@ -18,9 +18,10 @@ import typer
 from rich.table import Table
 
 from groundctl.cli import app
+from groundctl.cli._plan_options import _number, latlon, vehicle_from_config
 from groundctl.cli._plan_preview import draw_preview
+from groundctl.cli._plan_report import summary
 from groundctl.cli.context import cli_context, report_console
-from groundctl.cli.plan import _number, latlon, summary, vehicle_from_config
 from groundctl.store import Store
 from missions.errors import PlanError
 from missions.export import geojson, write_qgc
