@@ -19,7 +19,13 @@ frame (the planner works in AEQD), on what a drone is sent:
   sortie crosses another drone's section (`x-sec m`: metres of such legs inside another
   section, shrunk by half a lane spacing); `launch x m` is the same for the legs between
   the launch point and the section, which may cross to reach it;
-* planning wall time (and CPU time): median of several runs.
+* planning wall time (and CPU time): median of several runs;
+* replan: for 3 drones, tracks that follow the plan (10 m apart, 1 m noise) but with one
+  drone lost halfway through its first sortie, or one sortie aborted at a third; `replan`
+  for the gaps with the drones left; `replan cover %` is the share of the missed ground
+  its sweep (turns included) covers, `again %` the share of its lanes' footprint on ground
+  already covered, against `own %`, the share of the original plan's sweep that its own
+  lanes and turns cover twice.
 
 Run: .venv/bin/python bench/plan_bench.py [--repeat N]. Writes bench/results/plan.json.
 """
@@ -46,6 +52,7 @@ from missions.area import prepare  # noqa: E402
 from missions.footprint import Camera  # noqa: E402
 from missions.geodesy import LocalFrame  # noqa: E402
 from missions.io import read_area  # noqa: E402
+from missions.legcheck import check_plan  # noqa: E402
 from missions.plan import (  # noqa: E402
     MAV_CMD_NAV_RETURN_TO_LAUNCH,
     MAV_CMD_NAV_TAKEOFF,
@@ -173,6 +180,88 @@ def measure(plan: Plan, margin_m: float, speed_ms: float) -> dict[str, float]:
     }
 
 
+def _walk(plan: Plan, frame: LocalFrame, sorties, stop: float, seed: int):
+    """A drone's track along its sorties; the last is cut at `stop` of its path."""
+    from missions.flown import FlightTrack
+
+    rng = np.random.default_rng(seed)
+    t, rows = 0.0, []
+    for n, s in enumerate(sorties):
+        xy = frame.latlon_to_xy([s.launch] + [(w.lat, w.lon) for w in s.waypoints])
+        cum = np.r_[0, np.cumsum(np.linalg.norm(np.diff(xy, axis=0), axis=1))]
+        end = cum[-1] * (stop if n == len(sorties) - 1 else 1.0)
+        ss = np.arange(0, end, 10.0)
+        p = np.column_stack([np.interp(ss, cum, xy[:, 0]), np.interp(ss, cum, xy[:, 1])])
+        p += rng.normal(0, 1.0, p.shape)
+        ll = frame.xy_to_latlon(p)
+        rows.append(np.column_stack([t + ss / 10.0, ll]))
+        t += end / 10.0 + 300.0
+    a = np.vstack(rows)
+    alt = np.full(len(a), plan.camera.alt_agl_m)
+    return FlightTrack(a[:, 0], a[:, 1], a[:, 2], alt, np.full(len(a), 10.0))
+
+
+def _sweep(plan: Plan, frame: LocalFrame, lanes_only: bool = False):
+    out = []
+    for s in plan.sorties:
+        for a, b in zip(s.waypoints[:-1], s.waypoints[1:], strict=True):
+            lane = a.kind == "lane_start" and b.kind == "lane_end"
+            if "transit" in (a.kind, b.kind) or (lanes_only and not lane):
+                continue
+            ab = frame.latlon_to_xy([(a.lat, a.lon), (b.lat, b.lon)])
+            if np.linalg.norm(ab[1] - ab[0]) > 0.1:
+                line = shapely.LineString(ab)
+                out.append(line.buffer(plan.camera.footprint_w_m / 2, cap_style="flat"))
+    return out
+
+
+def replan_cases(local, margin: float) -> list[dict]:
+    """Lost drone and aborted sortie, 3 drones: how much of the missed ground the replan
+    covers and how much it sees twice."""
+    from missions.flown import camera_of, flown_coverage, replan
+
+    v = Vehicle("m350_h20t", speed_ms=10.0, usable_endurance_s=15 * 60, accel_ms2=3.0)
+    req = PlanRequest(CAMERA, ALT_M, 0.1, vehicles=(v,) * 3, turn_margin_m=margin)
+    plan = make_plan(local, req)
+    frame = local.frame
+    segs = plan.segments
+    out = []
+    for case, last in (("drone lost halfway", (2, 0, 0.5)), ("sortie aborted", (1, 0, 0.33))):
+        tracks = []
+        for i, seg in enumerate(segs):
+            sorties = list(seg.sorties)
+            stop = 1.0
+            if i == last[0]:
+                sorties, stop = sorties[: last[1] + 1], last[2]
+                rest = list(seg.sorties)[last[1] + 1 :]
+                if case == "sortie aborted" and rest:
+                    # The aborted sortie is cut short; the drone flies its other sorties.
+                    tracks.append(_walk(plan, frame, rest, 1.0, 10 + i))
+            if sorties:
+                tracks.append(_walk(plan, frame, sorties, stop, i))
+        cov = flown_coverage(plan, [t for t in tracks if len(t.t_s) > 1])
+        k = 2 if case == "drone lost halfway" else 3
+        rreq = PlanRequest(camera_of(plan), ALT_M, 0.1, vehicles=(v,) * k, turn_margin_m=margin)
+        new = replan(plan, cov, rreq)
+        sweep = shapely.union_all(_sweep(new, frame)).buffer(0)
+        lanes = shapely.union_all(_sweep(new, frame, lanes_only=True))
+        own = _sweep(plan, frame)
+        out.append(
+            {
+                "case": case,
+                "missed_km2": cov.gaps.area / 1e6,
+                "replan_cover_pct": 100
+                * shapely.intersection(sweep, cov.gaps).area
+                / cov.gaps.area,
+                "again_pct": 100 * shapely.intersection(lanes, cov.covered).area / lanes.area,
+                "own_overlap_pct": 100
+                * (1 - shapely.union_all(own).area / sum(g.area for g in own)),
+                "legs_in_holes": len(check_plan(new)),
+            }
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="planning runs per case (median)")
@@ -244,6 +333,25 @@ def main() -> None:
         ),
         "load_average_1min": os.getloadavg()[0],
     }
+    replans = []
+    print(
+        f"{'area':<18} {'replan case':<20} {'missed km²':>10} {'cover %':>8} {'again %':>8} {'own %':>6}"
+    )
+    for name in args.areas:
+        if name not in ("l_shape_hole", "valley_3km2", "big_25km2_10holes"):
+            continue
+        local = prepare(read_area(ROOT / "configs" / "areas" / f"{name}.geojson"))
+        for r in replan_cases(local, margin):
+            replans.append({"area": name, **r})
+            print(
+                f"{name:<18} {r['case']:<20} {r['missed_km2']:>10.3f} {r['replan_cover_pct']:>8.2f} "
+                f"{r['again_pct']:>8.1f} {r['own_overlap_pct']:>6.1f}"
+            )
+    if replans:
+        summary["min_replan_cover_pct"] = min(r["replan_cover_pct"] for r in replans)
+        summary["max_replan_again_minus_own_pct"] = max(
+            r["again_pct"] - r["own_overlap_pct"] for r in replans
+        )
     print("summary: " + ", ".join(f"{k} {v:.3f}" for k, v in summary.items()))
     out = ROOT / "bench" / "results" / "plan.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -262,6 +370,7 @@ def main() -> None:
                 "targets": TARGETS,
                 "summary": summary,
                 "cases": rows,
+                "replan": replans,
             },
             indent=1,
         ),
