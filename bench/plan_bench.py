@@ -220,7 +220,7 @@ def replan_cases(local, margin: float) -> list[dict]:
     covers and how much it sees twice."""
     from missions.flown import camera_of, flown_coverage, replan
 
-    v = Vehicle("m350_h20t", speed_ms=10.0, usable_endurance_s=15 * 60, accel_ms2=3.0)
+    v = VEHICLE
     req = PlanRequest(CAMERA, ALT_M, 0.1, vehicles=(v,) * 3, turn_margin_m=margin)
     plan = make_plan(local, req)
     frame = local.frame
