@@ -36,7 +36,8 @@ from missions.segment import Vehicle
 # A side is "one piece" if its other pieces hold less than this share of its ground.
 CRUMB_SHARE = 0.01
 ANGLE_STEP_DEG = 15.0
-GRANULARITY_WEIGHT = 1.5
+GRANULARITY_WEIGHT = 0.75
+SLANT_PENALTY = 0.15
 LKP_WEIGHT = 2.0
 LKP_IMBALANCE = 0.04
 
@@ -126,9 +127,13 @@ def best_cut(
     # Through a last-known point, either side of the cut may get the smaller group.
     turn = 360.0 if lkp is not None else 180.0
     angles = set(np.arange(0.0, turn, ANGLE_STEP_DEG).round(3))
+    natural: set[float] = set()
     for b in candidate_bearings(geom, 4):
         m = (90.0 - b) % 180.0
-        angles |= {round(m, 3), round((m + 90.0) % 180.0, 3)}
+        natural |= {round(m, 3), round((m + 90.0) % 180.0, 3)}
+        if turn > 180.0:
+            natural |= {round(m + 180.0, 3), round((m + 270.0) % 360.0, 3)}
+    angles |= natural
     if angle is not None:
         angles = {angle}
     best: tuple[Cut, list[int], list[int]] | None = None
@@ -226,6 +231,8 @@ def best_cut(
                 + (GRANULARITY_WEIGHT * gran if balance else 0.0)
                 + 0.05 * cut_len / math.sqrt(tot_w)
                 + LKP_WEIGHT * near
+                # Cuts along the area's own edges (or across them) leave no slanted lane ends.
+                + (0.0 if ang in natural else SLANT_PENALTY)
             )
             if best is None or score < best[0].score:
                 best = (Cut(ang, offset, score), lo_g, hi_g)

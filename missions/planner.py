@@ -157,7 +157,7 @@ def ring_model(local: LocalArea, req: PlanRequest) -> RingModel | None:
 # A first plan whose drones' times differ by more than this is cut again (same directions),
 # each drone's estimate corrected by what its section really took.
 RECUT_SPREAD = 1.04
-RECUT_ROUNDS = 4
+RECUT_ROUNDS = 8
 RECUT_DAMPING = 0.7
 RECUT_BUDGET_S = 0.4  # no new cut after this much CPU time (the 25 km² plan keeps < 1 s)
 
