@@ -51,6 +51,7 @@ N50_DETECTION = 1.0  # cycles across the target for a 50 % detection (Johnson 19
 MICROBOLOMETER_TIME_CONSTANT_S = 0.010  # typical uncooled LWIR cores: 8-12 ms
 MAX_GAP_S = 15.0  # a longer silence in a track is a lost link: no coverage assumed
 MAX_GAP_M = 300.0
+GNSS_ERROR_M = 2.0  # a recorded position's own error (m): thinner gaps are no gaps
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,9 @@ def flown_coverage(
         share = float(shapely.intersection(ground, covered).area / a) if a > 0 else 0.0
         pod = float(best[inside].mean()) if inside.any() else 0.0
         segs.append(SegmentCoverage(seg.index, a, share, pod))
+    # Slivers thinner than the tracks' own position error are no gaps (an opening).
     gaps = shapely.difference(target, covered)
+    gaps = shapely.intersection(gaps.buffer(-GNSS_ERROR_M).buffer(GNSS_ERROR_M), target)
     return FlownCoverage(
         local,
         covered,
@@ -262,9 +265,7 @@ def gap_lanes(
             p1.extend(c[1:])
             swept.append(piece.buffer(spacing / 2, cap_style="flat"))
     rest = shapely.difference(gaps, shapely.union_all(swept or [Polygon()]).buffer(1e-6))
-    rest_parts = [
-        g for g in shapely.get_parts(rest) if isinstance(g, Polygon) and g.area > 4 * crumb
-    ]
+    rest_parts = [g for g in shapely.get_parts(rest) if isinstance(g, Polygon) and g.area > crumb]
     if rest_parts:
         extra = lay_lanes(shapely.union_all(rest_parts), flyable, spacing)
         p0.extend(extra.p0)
