@@ -54,31 +54,29 @@ def _grow(ring: Ring, metres: float) -> list[list[float]]:
 CORRIDOR_HALF_WIDTH_M = 30.0
 
 
-def _transit_corridor(sortie: Sortie) -> list[list[float]] | None:
-    """An inclusion polygon around the launch point and the transit legs, so that a drone
-    launching outside the search area is inside a fence from take-off to landing."""
-    wps = sortie.waypoints
-    i = 0
-    while i < len(wps) and wps[i].kind == "transit":
-        i += 1
-    j = len(wps)
-    while j > 0 and wps[j - 1].kind == "transit":
-        j -= 1
-    legs_in = [sortie.launch] + [(w.lat, w.lon) for w in wps[: i + 1]]
-    legs_out = [(w.lat, w.lon) for w in wps[max(j - 1, 0) :]] + [sortie.launch]
-    pts = np.asarray(legs_in + legs_out, dtype=float)
-    frame = LocalFrame.for_area(pts[:, 0], pts[:, 1])
-    lines = [
-        shapely.LineString(frame.latlon_to_xy(np.asarray(seq, float)))
-        for seq in (legs_in, legs_out)
-        if len(seq) > 1
+def _transit_corridors(sortie: Sortie) -> list[list[list[float]]]:
+    """An inclusion polygon around the launch point and every transit leg (to and from
+    launch, and between parts of the area that do not touch), so that a drone is inside a
+    fence from take-off to landing."""
+    pts = [sortie.launch] + [(w.lat, w.lon) for w in sortie.waypoints] + [sortie.launch]
+    kinds = ["transit"] + [w.kind for w in sortie.waypoints] + ["transit"]
+    legs = [
+        (pts[i], pts[i + 1])
+        for i in range(len(pts) - 1)
+        if kinds[i] == "transit" or kinds[i + 1] == "transit"
     ]
+    arr = np.asarray(pts, dtype=float)
+    frame = LocalFrame.for_area(arr[:, 0], arr[:, 1])
+    lines = [shapely.LineString(frame.latlon_to_xy(np.asarray(leg, float))) for leg in legs]
     shape = shapely.union_all([ln.buffer(CORRIDOR_HALF_WIDTH_M) for ln in lines])
     shape = shapely.simplify(shape, 1.0)
-    if not isinstance(shape, Polygon) or shape.is_empty:
-        return None
-    ll = frame.xy_to_latlon(np.asarray(shape.exterior.coords)[:-1])
-    return [[round(float(a), 8), round(float(b), 8)] for a, b in ll]
+    # One inclusion polygon per piece: PX4 and ArduPilot keep a drone inside any of them.
+    out = []
+    for poly in shapely.get_parts(shape):
+        if isinstance(poly, Polygon) and not poly.is_empty:
+            ll = frame.xy_to_latlon(np.asarray(poly.exterior.coords)[:-1])
+            out.append([[round(float(a), 8), round(float(b), 8)] for a, b in ll])
+    return out
 
 
 def qgc_plan(plan: Plan, sortie: Sortie, firmware: str = "px4") -> dict[str, Any]:
@@ -107,8 +105,7 @@ def qgc_plan(plan: Plan, sortie: Sortie, firmware: str = "px4") -> dict[str, Any
         {"inclusion": True, "polygon": _grow(r, plan.turn_margin_m + 1.0), "version": 1}
         for r in plan.area
     ]
-    corridor = _transit_corridor(sortie)
-    if corridor:
+    for corridor in _transit_corridors(sortie):
         fences.append({"inclusion": True, "polygon": corridor, "version": 1})
     fences += [
         {"inclusion": False, "polygon": [[round(a, 8), round(b, 8)] for a, b in r], "version": 1}

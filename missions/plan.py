@@ -15,12 +15,24 @@ Structure (all coordinates WGS84 degrees, altitudes in metres with the reference
                                keeps alt_agl_m above ground, alt_amsl_m is set too)
       turn_margin_m            how far outside the area turns may go (0 = never)
       hole_margin_m            how far the path keeps off every hole
-      stats: PlanStats         area, length, times, turns, coverage %, POD
-      segments: [Segment]      one per vehicle
-        index, vehicle (airframe hint), speed_ms, launch (lat, lon), lane_ids, stats
-        sorties: [Sortie]      one per battery
-          index, segment, launch, est_time_s, length_m, lane_ids
+      pattern                  "sections" (the area divided among the drones),
+                               "expanding-square", "sector", "trackline", or "replan"
+      lkp, subject, terrain    last-known point (lat, lon) and the lost-person category and
+                               terrain of the probability model (None without one)
+      rings: [PoaRing]         the probability rings round the LKP: radius_m, share, poa
+      replan_of                name of the plan whose gaps this plan flies (replan only)
+      stats: PlanStats         area, length, times, turns, coverage %, POD; with a
+                               probability model also poa, pos and pos_curve [(t_s, pos)]
+      segments: [Segment]      one per vehicle (its section of the area)
+        index, vehicle (airframe hint), speed_ms, launch (lat, lon), lane_ids, stats,
+        outline, poa?, sweep_deg (lane bearings)
+        sorties: [Sortie]      one per battery, in flying order
+          index, segment, launch, est_time_s, length_m, lane_ids, poa?, pod?, start_s?
           waypoints: [Waypoint]  lat, lon, alt_rel_m, alt_amsl_m?, speed_ms, kind, lane_id
+
+Every number has a physical range, checked on load (`PlanError` naming the field): speeds
+0-60 m/s, altitudes -500..10000 m, margins 0-1000 m, bearings 0-360 degrees, times up to
+10 days, probabilities 0-1; NaN and infinity are refused everywhere.
 
 Waypoint kinds: ``transit`` (to/from launch or between cells), ``lane_start`` and
 ``lane_end`` (the camera sweep runs between them), ``turn`` (a routed corner between two
@@ -46,7 +58,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -55,10 +67,13 @@ from missions.errors import PlanError
 PLAN_FORMAT = "groundctl.plan"
 PLAN_FORMAT_VERSION = 1
 
-LatLon = tuple[float, float]
+Lat = Annotated[float, Field(ge=-90, le=90)]
+Lon = Annotated[float, Field(ge=-180, le=180)]
+LatLon = tuple[Lat, Lon]
 Ring = tuple[LatLon, ...]
 WaypointKind = Literal["transit", "lane_start", "lane_end", "turn", "terrain"]
 AltitudeRef = Literal["relative_home", "terrain"]
+Pattern = Literal["sections", "expanding-square", "sector", "trackline", "replan"]
 
 # MAVLink constants (common.xml) used by the mission items; plain ints so that this module
 # does not need pymavlink.
@@ -76,52 +91,74 @@ SPEED_TYPE_GROUND = 1
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+# Physical ranges of plan fields (see the module docstring).
+MAX_SPEED_MS = 60.0
+MIN_ALT_M, MAX_ALT_M = -500.0, 10_000.0
+MAX_MARGIN_M = 1000.0
+MAX_TIME_S = 864_000.0  # 10 days
+MAX_LENGTH_M = 1e8
+MAX_AREA_M2 = 1e11
 
 
 class Waypoint(_Model):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    alt_rel_m: float
-    alt_amsl_m: float | None = None
-    speed_ms: float = Field(gt=0)
+    alt_rel_m: float = Field(ge=MIN_ALT_M, le=MAX_ALT_M)
+    alt_amsl_m: float | None = Field(default=None, ge=MIN_ALT_M, le=MAX_ALT_M)
+    speed_ms: float = Field(gt=0, le=MAX_SPEED_MS)
     kind: WaypointKind
-    lane_id: int | None = None
+    lane_id: int | None = Field(default=None, ge=0)
 
 
 class CameraSettings(_Model):
     name: str
-    alt_agl_m: float = Field(gt=0)
-    footprint_w_m: float = Field(gt=0, description="across track")
-    footprint_h_m: float = Field(gt=0, description="along track")
-    gsd_m: float = Field(gt=0)
-    lane_spacing_m: float = Field(gt=0)
+    alt_agl_m: float = Field(gt=0, le=MAX_ALT_M)
+    footprint_w_m: float = Field(gt=0, le=1e5, description="across track")
+    footprint_h_m: float = Field(gt=0, le=1e5, description="along track")
+    gsd_m: float = Field(gt=0, le=1e3)
+    lane_spacing_m: float = Field(gt=0, le=1e5)
     side_overlap: float = Field(ge=0, lt=1)
-    gimbal_pitch_deg: float = -90.0
-    px_on_person: float = Field(gt=0, description="pixels across a 0.5 m wide person")
+    gimbal_pitch_deg: float = Field(default=-90.0, ge=-90, le=0)
+    px_on_person: float = Field(gt=0, le=1e5, description="pixels across a 0.5 m wide person")
 
 
 class SegmentStats(_Model):
-    area_m2: float
-    lane_length_m: float
-    length_m: float
-    est_time_s: float
-    turns: int
+    area_m2: float = Field(ge=0, le=MAX_AREA_M2)
+    lane_length_m: float = Field(ge=0, le=MAX_LENGTH_M)
+    length_m: float = Field(ge=0, le=MAX_LENGTH_M)
+    est_time_s: float = Field(ge=0, le=MAX_TIME_S)
+    turns: int = Field(ge=0)
     pod: float = Field(ge=0, le=1, description="1 - exp(-W L / A)")
 
 
 class PlanStats(_Model):
-    area_m2: float
-    searchable_m2: float
-    length_m: float
-    lane_length_m: float
-    max_segment_time_s: float
-    mean_segment_time_s: float
-    turns: int
-    coverage_pct: float
-    pod: float
-    sorties: int
-    planning_s: float = 0.0
+    area_m2: float = Field(ge=0, le=MAX_AREA_M2)
+    searchable_m2: float = Field(ge=0, le=MAX_AREA_M2)
+    length_m: float = Field(ge=0, le=MAX_LENGTH_M)
+    lane_length_m: float = Field(ge=0, le=MAX_LENGTH_M)
+    max_segment_time_s: float = Field(ge=0, le=MAX_TIME_S)
+    mean_segment_time_s: float = Field(ge=0, le=MAX_TIME_S)
+    turns: int = Field(ge=0)
+    coverage_pct: float = Field(ge=0, le=100)
+    pod: float = Field(ge=0, le=1)
+    sorties: int = Field(ge=0)
+    planning_s: float = Field(default=0.0, ge=0, le=MAX_TIME_S)
+    # With a probability model: POA of the searchable area (the rest is outside it), the
+    # probability of success of the whole plan, and its growth with flight time.
+    poa: float | None = Field(default=None, ge=0, le=1)
+    pos: float | None = Field(default=None, ge=0, le=1)
+    pos_curve: tuple[tuple[float, float], ...] = ()
+
+
+class PoaRing(_Model):
+    """One ring of the probability model round the last-known point."""
+
+    radius_m: float = Field(gt=0, le=1e6, description="outer radius")
+    share: float = Field(ge=0, le=1, description="of the subject's probability")
+    poa: float = Field(ge=0, le=1, description="of it inside the searchable area")
 
 
 class Sortie(_Model):
@@ -129,9 +166,12 @@ class Sortie(_Model):
     segment: int = Field(ge=0)
     launch: LatLon
     waypoints: tuple[Waypoint, ...]
-    est_time_s: float = Field(ge=0)
-    length_m: float = Field(ge=0)
+    est_time_s: float = Field(ge=0, le=MAX_TIME_S)
+    length_m: float = Field(ge=0, le=MAX_LENGTH_M)
     lane_ids: tuple[int, ...]
+    poa: float | None = Field(default=None, ge=0, le=1)
+    pod: float | None = Field(default=None, ge=0, le=1)
+    start_s: float | None = Field(default=None, ge=0, le=MAX_TIME_S)
 
     def resume_from(self, lane_id: int) -> Sortie:
         """This sortie cut to start at the start of lane `lane_id` (e.g. the first lane not
@@ -150,13 +190,15 @@ class Sortie(_Model):
 class Segment(_Model):
     index: int = Field(ge=0)
     vehicle: str | None = None
-    speed_ms: float = Field(gt=0)
+    speed_ms: float = Field(gt=0, le=MAX_SPEED_MS)
     launch: LatLon
     lane_ids: tuple[int, ...]
     sorties: tuple[Sortie, ...]
     stats: SegmentStats
     # The ground this segment sweeps, as (lat, lon) rings (outer first); for maps.
     outline: tuple[Ring, ...] = ()
+    poa: float | None = Field(default=None, ge=0, le=1)
+    sweep_deg: tuple[float, ...] = ()
 
 
 class Plan(_Model):
@@ -168,11 +210,17 @@ class Plan(_Model):
     holes: tuple[Ring, ...] = ()
     camera: CameraSettings
     altitude_ref: AltitudeRef = "relative_home"
-    turn_margin_m: float = 0.0
-    hole_margin_m: float = 0.0
-    sweep_deg: float | None = None
+    turn_margin_m: float = Field(default=0.0, ge=0, le=MAX_MARGIN_M)
+    hole_margin_m: float = Field(default=0.0, ge=0, le=MAX_MARGIN_M)
+    sweep_deg: float | None = Field(default=None, ge=0, lt=360)
     stats: PlanStats
     segments: tuple[Segment, ...]
+    pattern: Pattern = "sections"
+    lkp: LatLon | None = None
+    subject: str | None = None
+    terrain: str | None = None
+    rings: tuple[PoaRing, ...] = ()
+    replan_of: str | None = None
 
     @property
     def sorties(self) -> list[Sortie]:

@@ -232,12 +232,19 @@ def partition(
 
 
 def split_sorties(
-    track: Track, a: int, b: int, launch: NDArray[np.float64], v: Vehicle, alt_m: float
+    track: Track,
+    a: int,
+    b: int,
+    launch: NDArray[np.float64],
+    v: Vehicle,
+    alt_m: float,
+    cap_s: float | None = None,
 ) -> list[tuple[int, int]]:
-    """The fewest sorties, each within the vehicle's usable endurance, balanced."""
+    """The fewest sorties, each within `cap_s` (default: the planned share of the vehicle's
+    usable endurance), balanced."""
     # Straight-line transits and corner counts are estimates; the routed sortie may be a
     # little longer, so plan each to a slightly smaller budget than the battery allows.
-    cap = SORTIE_BUDGET_SHARE * v.usable_endurance_s
+    cap = SORTIE_BUDGET_SHARE * v.usable_endurance_s if cap_s is None else cap_s
     if piece_time(track, a, b, launch, v, alt_m) <= cap:
         return [(a, b)]
     reach = 2 * np.linalg.norm(track.s_xy[a : b + 1] - launch, axis=1).max() / v.speed_ms

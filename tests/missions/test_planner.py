@@ -209,7 +209,7 @@ def test_a_lane_split_between_sorties_has_one_id_per_piece(draw):
             starts == list(s.lane_ids) == [w.lane_id for w in s.waypoints if w.kind == "lane_end"]
         )
     cuts = _cut_pieces(plan)
-    assert len(cuts) >= len(plan.sorties) - 2  # batteries and segments end mid-lane here
+    assert len(cuts) >= 1  # a battery ends mid-lane here
     assert all(a != b for a, b in cuts)
 
     # A plan written before pieces had ids of their own shares the id; loading renumbers it.
