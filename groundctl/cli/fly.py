@@ -107,16 +107,12 @@ async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bo
     for name, v in orch.vehicles.items():
         fence_ok = True
         try:
-            if not await v.mission.matches(orch.fence, MissionType.FENCE):
-                async with orch.journal.command(
-                    v.sysid, "upload_fence", {"items": len(orch.fence)}
-                ):
-                    await v.mission.upload(orch.fence, MissionType.FENCE)
+            await orch._upload(name, "pre-flight", orch.fence, MissionType.FENCE)
         except GroundctlError:
             fence_ok = False
         st = v.telemetry.state()
         first = orch.queues[name][0] if orch.queues[name] else None
-        need = first.sortie.est_time_s if first else 0.0
+        need = orch.flight_need_s(name, first) if first else 0.0
         results[name] = preflight.evaluate(
             preflight.PreflightState(
                 name=name,
@@ -128,9 +124,7 @@ async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bo
                 satellites=st.gps.satellites if st.gps else 0,
                 home_set=st.home is not None,
                 battery_pct=st.battery.remaining_pct if st.battery else None,
-                battery_needed_pct=min(
-                    100.0, preflight.battery_needed_pct(need, orch.airframe(name))
-                ),
+                battery_needed_pct=min(100.0, orch.sortie_need_pct(name, need)),
                 fence_uploaded=fence_ok,
             )
         )
@@ -210,10 +204,12 @@ async def _fly(
             "--sim",
             user_file,
         )
+        sim_handle.swap_s = fleet.battery_swap_s
         swap, time_scale = sim_handle.swap_battery, speedup
     airframes = {v.airframe: config.airframe(v.airframe, user_file) for v in fleet.vehicles}
     vehicles: dict[str, Vehicle] = {}
     journal = Journal.open(db, fleet.operation, plan)
+    journal.notify = lambda line: console.print(line, markup=False, highlight=False)
     live_ops: LiveOps | None = None
     try:
         with console.status(f"connecting to {len(fleet.vehicles)} vehicle(s)..."):
@@ -237,11 +233,17 @@ async def _fly(
             if not ok and not orch._reattach.get(name):
                 console.print(f"[yellow]{name} is NO-GO: its segments go to the others[/]")
                 orch.drop(name, "pre-flight NO-GO")
+        signals: list[str] = []
         interrupted = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(name: str) -> None:
+            signals.append(name)
+            interrupted.set()
+
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signal.SIGINT, interrupted.set)
-            loop.add_signal_handler(signal.SIGTERM, interrupted.set)
+            loop.add_signal_handler(signal.SIGINT, on_signal, "SIGINT")
+            loop.add_signal_handler(signal.SIGTERM, on_signal, "SIGTERM")
         live_ops = LiveOps.start(
             orch, fleet, journal.store, thermal, terrain, time_scale, user_file, console
         )
@@ -283,36 +285,24 @@ async def _fly(
                 if lv is not None:
                     lv.update(render())
         if waiter.done() and not run.done():
-            orch.stop()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await run
-            choice = on_exit
-            if choice == "ask":
-                choice = (
-                    "rtl"
-                    if typer.confirm(
-                        "Return all drones to launch? (no: leave them flying)", default=True
-                    )
-                    else "leave"
-                )
-            if choice == "rtl":
-                await orch.return_all()
-                console.print("[yellow]all drones ordered to return to launch[/]")
-            else:
-                console.print(
-                    "[yellow]drones left flying their missions; `groundctl fly` again reattaches[/]"
-                )
-            if live_ops is not None:
-                await live_ops.finish(console)
-            return 130
+            return await _interrupted(orch, run, on_exit, signals[0], console, live_ops)
         waiter.cancel()
         await run
         console.print(render())
+        if live_ops is not None:
+            await live_ops.finish(console)
+        if not orch.search_done():
+            report = orch.unswept_report()
+            journal.event("search_incomplete", "; ".join(report), severity="critical")
+            console.print(
+                f"[bold red]search incomplete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
+            )
+            for line in report:
+                console.print(f"  {line}", markup=False, highlight=False)
+            return 1
         console.print(
             f"[bold green]search complete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
         )
-        if live_ops is not None:
-            await live_ops.finish(console)
         return 0
     finally:
         if live_ops is not None:
@@ -323,6 +313,40 @@ async def _fly(
         journal.close()
         if sim_handle is not None:
             await sim_handle.stop()
+
+
+async def _interrupted(
+    orch: Orchestrator,
+    run: asyncio.Task[None],
+    on_exit: str,
+    signame: str,
+    console: Console,
+    live_ops: LiveOps | None,
+) -> int:
+    """Ctrl-C or SIGTERM: stop flying the plan, apply --on-exit, journal it. SIGTERM (a
+    service manager, a closed session) never asks: `ask` means rtl there."""
+    orch.stop()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await run
+    choice = on_exit
+    if choice == "ask":
+        choice = (
+            "rtl"
+            if signame == "SIGTERM"
+            or typer.confirm("Return all drones to launch? (no: leave them flying)", default=True)
+            else "leave"
+        )
+    orch.journal.event("interrupted", f"{signame}: {choice}", severity="warning")
+    if choice == "rtl":
+        await orch.return_all()
+        console.print("[yellow]all drones ordered to return to launch[/]")
+    else:
+        console.print(
+            "[yellow]drones left flying their missions; `groundctl fly` again reattaches[/]"
+        )
+    if live_ops is not None:
+        await live_ops.finish(console)
+    return 143 if signame == "SIGTERM" else 130
 
 
 @app.command()

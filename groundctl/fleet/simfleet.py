@@ -34,12 +34,13 @@ class SimHandle:
     def name_drones(self, names: Sequence[str]) -> None:
         self.names = {n: i for i, n in enumerate(names)}
 
+    swap_s: float = 180.0  # a crew's battery swap, simulated seconds
+
     async def swap_battery(self, name: str) -> None:
-        """A charged battery, a short pause for the crew (half a simulated minute)."""
-        v = self.vehicle(name)
-        v.faults.set_battery(100.0)
+        """What a crew does on the ground: `swap_s` (simulated) later, a charged battery."""
+        await asyncio.sleep(self.swap_s / self.fleet.speedup)
+        self.vehicle(name).faults.set_battery(100.0)
         self.swaps[name] = self.swaps.get(name, 0) + 1
-        await asyncio.sleep(30.0 / self.fleet.speedup)
 
     async def start_cameras(
         self, world: Any, camera: config.CameraConfig, rate_hz: float | None = None

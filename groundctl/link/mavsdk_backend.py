@@ -43,6 +43,7 @@ from groundctl.link.types import (
     StatusText,
     VehicleState,
     coerce_items,
+    same_items,
 )
 from groundctl.link.url import parse_url
 from groundctl.link.vehicle import (
@@ -577,10 +578,7 @@ class _Missions(MissionPlans):
         # MAVSDK exposes no opaque mission id: compare content.
         mt = MissionType(mission_type)
         ours = coerce_items(items, mt)
-        held = await self.download(mt)
-        return len(held) == len(ours) and all(
-            a.content_key() == b.content_key() for a, b in zip(held, ours, strict=True)
-        )
+        return same_items(await self.download(mt), ours)
 
 
 class _Params(Params):

@@ -21,7 +21,7 @@ from groundctl.link.errors import (
 )
 from groundctl.link.ext import ext_u32
 from groundctl.link.link import MavLink, VehicleRecord, mavlink2
-from groundctl.link.missionproto import clear_plan, download_plan, upload_plan
+from groundctl.link.missionproto import clear_plan, download_plan, set_current, upload_plan
 from groundctl.link.modes import decode_mode, encode_mode
 from groundctl.link.types import (
     Attitude,
@@ -42,6 +42,7 @@ from groundctl.link.types import (
     VehicleState,
     coerce_items,
     mission_hash,
+    same_items,
 )
 from groundctl.link.vehicle import (
     Action,
@@ -381,7 +382,16 @@ class _Action(Action):
         await self.v.command(C.MAV_CMD_DO_SET_MODE, base, main, sub)
 
     async def set_current_item(self, seq: int) -> None:
-        await self.v.command(C.MAV_CMD_DO_SET_MISSION_CURRENT, seq + (1 if self._ap else 0))
+        v = self.v
+        wire = seq + (1 if self._ap else 0)
+        if self._ap:
+            # ArduPilot honours the command (and ACKs it); the message is its fallback.
+            with contextlib.suppress(UnsupportedError):
+                await v.command(C.MAV_CMD_DO_SET_MISSION_CURRENT, wire)
+                return
+        # PX4 v1.16 answers the command UNSUPPORTED and honours only MISSION_SET_CURRENT.
+        v._check_usable()
+        await set_current(v.link, v.sysid, v.rec.compid, wire)
 
 
 class _Missions(MissionPlans):
@@ -479,10 +489,7 @@ class _Missions(MissionPlans):
                 return expected == held_id
         if mt == MissionType.MISSION and t.mission_total and t.mission_total != len(ours):
             return False
-        held = await self.download(mt)
-        return len(held) == len(ours) and all(
-            a.content_key() == b.content_key() for a, b in zip(held, ours, strict=True)
-        )
+        return same_items(await self.download(mt), ours)
 
 
 def _coerce(items: Iterable[Any], mt: MissionType) -> list[MissionItem]:

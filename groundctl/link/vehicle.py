@@ -111,9 +111,12 @@ class ChangeTrackingTelemetry(Telemetry):
     async def _changed_or(self, wait_s: float) -> None:
         changes = self._changes()
         changes.changed.clear()
-        # Also wake up now and then so link_ok / heartbeat age stay current.
+        # Also wake up now and then so link_ok / heartbeat age stay current. asyncio.timeout,
+        # not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives as the
+        # event is set, and a subscriber would then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changes.changed.wait(), wait_s)
+            async with asyncio.timeout(wait_s):
+                await changes.changed.wait()
 
     async def subscribe(self, min_interval_s: float = 0.0) -> AsyncIterator[VehicleState]:
         seen = -1
