@@ -4,6 +4,7 @@ One vehicle, one object, whatever the backend (pymavlink for PX4 and ArduPilot, 
 PX4). Capabilities are grouped MAVSDK-style into small sub-objects::
 
     vehicle = await open_vehicle("udpin://0.0.0.0:14540", sysid=1, backend="pymavlink")
+    # (groundctl.link.manager.open_vehicle; backends join through groundctl.link.registry)
     vehicle.identity                      # sysid, autopilot, vehicle type, uid
     vehicle.telemetry.state()             # VehicleState snapshot (never blocks)
     async for st in vehicle.telemetry.subscribe(): ...   # every state change
@@ -53,7 +54,6 @@ __all__ = [
     "Params",
     "Telemetry",
     "Vehicle",
-    "open_vehicle",
 ]
 
 
@@ -299,32 +299,3 @@ class Vehicle(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
-async def open_vehicle(
-    url: str,
-    *,
-    sysid: int | None = None,
-    backend: str = "pymavlink",
-    gcs_sysid: int = 255,
-    signing_key_file: str | None = None,
-    heartbeat_timeout_s: float = 3.0,
-    timeout_s: float = 30.0,
-) -> Vehicle:
-    """Connect to one vehicle at `url` (first one heard if `sysid` is None).
-
-    `backend` is "pymavlink" (PX4, ArduPilot) or "mavsdk" (PX4 only). Links are shared: two
-    vehicles on one URL use one socket (see `groundctl.link.manager.LinkManager` to manage
-    several links explicitly and to discover every vehicle on a link).
-    """
-    from groundctl.link.manager import default_manager
-
-    return await default_manager().vehicle(
-        url,
-        sysid=sysid,
-        backend=backend,
-        gcs_sysid=gcs_sysid,
-        signing_key_file=signing_key_file,
-        heartbeat_timeout_s=heartbeat_timeout_s,
-        timeout_s=timeout_s,
-    )
