@@ -52,7 +52,9 @@ async def _run(n: int, speedup: float, seconds: float) -> dict[str, float]:
             speedup=speedup,
             seed=1,
             gcs_port=port,
-            api_base_port=0,
+            gcs_local_base_port=0,
+            api_base_port=None,
+            api_local_base_port=0,
             gps_warmup_s=0.0,
         ) as fleet:
             await asyncio.sleep(0.3)

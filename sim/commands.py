@@ -154,6 +154,8 @@ class CommandsMixin:
 
     def disarm(self, why: str) -> None:
         self.armed = False
+        if self.mode != Mode.MISSION:
+            self.disarmed_inactive = True
         self.target = None
         self.orbit = None
         self.rtl_phase = ""
@@ -255,6 +257,8 @@ class CommandsMixin:
         prev = self.mode
         self.mode = mode
         self.orbit = None
+        if mode != Mode.MISSION and not self.armed:
+            self.disarmed_inactive = True
         b = self.body
         if mode in (
             Mode.HOLD,
@@ -317,7 +321,22 @@ class CommandsMixin:
 
     def _enter_mission(self, prev: Mode) -> None:
         items = self.plans[ms.MISSION]
-        if self.mis_state in (M.MISSION_STATE_COMPLETE,) or self.mis_seq >= len(items):
+        if self.flavour == "px4":
+            # PX4 (mission_base.cpp checkMissionRestart) restarts at item 0 only a finished
+            # mission it has flown, after a disarm; otherwise it goes on at its current index,
+            # which an upload leaves where the previous mission was.
+            if (
+                self.disarmed_inactive
+                and self.mission_activated
+                and items
+                and self.mis_seq + 1 == len(items)
+            ):
+                self.mis_seq = 0
+                self._jump_left.clear()
+            self.mission_activated = True
+            self.disarmed_inactive = False
+            self.mis_seq_unknown = False
+        elif self.mis_state in (M.MISSION_STATE_COMPLETE,) or self.mis_seq >= len(items):
             self.mis_seq = self._first_mission_seq()
             self._jump_left.clear()
         self.mis_seq = max(self.mis_seq, self._first_mission_seq())
@@ -411,6 +430,8 @@ class CommandsMixin:
         return ACCEPTED
 
     def _cmd_set_mission_current(self, p: list[float], frame: int | None) -> int:
+        if self.flavour == "px4":
+            return UNSUPPORTED  # PX4 v1.16 honours only the MISSION_SET_CURRENT message
         seq = int(p[0])
         items = self.plans[ms.MISSION]
         if seq < 0:

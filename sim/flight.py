@@ -385,6 +385,7 @@ class FlightMixin:
     def _advance(self) -> None:
         items = self.plans[ms.MISSION]
         self.mis_seq += 1
+        self.mis_seq_unknown = False
         self._item_phase = ""
         if self.mis_seq >= len(items):
             self.mis_seq = max(len(items) - 1, 0)

@@ -136,6 +136,13 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
         self.rtl_phase = ""
         self.mis_seq = self._first_mission_seq()
         self.mis_state = M.MISSION_STATE_NOT_STARTED if self.plans[ms.MISSION] else 1
+        # PX4's mission state across uploads (sim.conformance): the index reported unknown
+        # (65535) after an upload, whether the mission has flown, a disarm since, and the
+        # float/int mode of its mission transfers.
+        self.mis_seq_unknown = False
+        self.mission_activated = False
+        self.disarmed_inactive = True
+        self._int_mode_flag = self.flavour != "px4"
         self._item_phase = ""
         self._hold_until = 0.0
         self._jump_left: dict[int, int] = {}

@@ -79,12 +79,34 @@ def run_sim(
     ] = 0.0,
     gust: Annotated[float, typer.Option("--gust", help="Gust strength (1 sigma), m/s.")] = 0.0,
     gcs_port: Annotated[
-        int, typer.Option("--gcs-port", help="UDP port every vehicle sends to (0: off).")
+        int,
+        typer.Option(
+            "--gcs-port", help="UDP port every vehicle sends to (PX4 SITL: 14550; 0: off)."
+        ),
     ] = 14550,
+    gcs_local_base_port: Annotated[
+        int,
+        typer.Option(
+            "--gcs-local-base-port",
+            help="Vehicle i sends to the GCS port from UDP base+i (PX4 SITL: 18570; 0: any).",
+        ),
+    ] = 18570,
     api_base_port: Annotated[
         int,
-        typer.Option("--api-base-port", help="Vehicle i listens on UDP base+i (PX4 SITL: 14540)."),
+        typer.Option(
+            "--api-base-port",
+            help="Vehicle i sends its API stream to UDP base+i, where a ground station listens "
+            "(PX4 SITL: 14540, so udpin://0.0.0.0:14540 works; 0: no fixed target).",
+        ),
     ] = 14540,
+    api_local_base_port: Annotated[
+        int,
+        typer.Option(
+            "--api-local-base-port",
+            help="...from its own UDP port base+i, which also answers whoever sends to it "
+            "(PX4 SITL: 14580; 0: any free port).",
+        ),
+    ] = 14580,
     tcp_base_port: Annotated[
         int, typer.Option("--tcp-base-port", help="ArduPilot: TCP server on base+10*i.")
     ] = 5760,
@@ -147,7 +169,9 @@ def run_sim(
         wind_from_deg=wind_from,
         gust_ms=gust,
         gcs_port=gcs_port or None,
-        api_base_port=api_base_port,
+        gcs_local_base_port=gcs_local_base_port,
+        api_base_port=api_base_port or None,
+        api_local_base_port=api_local_base_port,
         tcp_base_port=tcp_base_port,
     )
     if world is not None:
@@ -193,7 +217,7 @@ def _print_table(console: Console, fleet: Any, payloads: list[Any]) -> None:
     for col in (
         "sysid",
         "home lat, lon",
-        "API (vehicle listens)",
+        "API (ground station connects)",
         "sends to GCS",
         "TCP",
         "thermal stream",

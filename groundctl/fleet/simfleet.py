@@ -76,7 +76,8 @@ async def start_sim(
         speedup=speedup,
         seed=seed,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         tcp_base_port=0,
         **kwargs,
     )

@@ -149,6 +149,10 @@ class Tracker:
 
     def _mission_current(self, m: Any) -> None:
         seq = m.seq
+        if seq == 65535:
+            # PX4 reports -1 after an upload until its navigator has taken the mission: the
+            # index is unknown, not past the end.
+            seq = self.mission_seq
         if self.v.rec.autopilot == Autopilot.ARDUPILOT:
             seq = max(seq - 1, 0)  # seq 0 is home
         self.mission_seq = seq
