@@ -187,7 +187,9 @@ def _mapping(data: Any, source: str, key: str | None) -> Mapping[str, Any]:
 
 
 # Top-level sections of a user config file; catalogues and the settings other modules load.
-USER_SECTIONS: frozenset[str] = frozenset({*SECTIONS, "fleet", "dispatch", "operation", "planner"})
+USER_SECTIONS: frozenset[str] = frozenset(
+    {*SECTIONS, "fleet", "dispatch", "operation", "planner", "web"}
+)
 
 
 def read_user_file(path: Path) -> Mapping[str, Any]:
