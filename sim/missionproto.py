@@ -98,6 +98,11 @@ class MissionProtocolMixin:
             return  # a duplicate or a stale item: the pending request stands
         item = ms.Item.from_msg(msg, is_int)
         problem = cf.check_item(self.rules, item, is_int, mtype)
+        if problem is None and mtype in self.storage_failed:
+            self._upload = None
+            self.statustext(M.MAV_SEVERITY_CRITICAL, "Unable to write on micro SD")
+            self._mission_ack(up.requester, M.MAV_MISSION_ERROR, mtype)
+            return
         if problem is not None:
             code, reason = problem
             self._upload = None

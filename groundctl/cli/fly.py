@@ -177,7 +177,12 @@ async def _fly(
             # The pipeline gets the world's elevation, as a deployment with a DEM would.
             terrain = FunctionTerrain(lambda la, lo: world.elevation_at(la, lo))
         sim_handle = await start_sim(
-            plan, sim_n, flavour=sim_flavour, speedup=speedup, airframe=sim_airframe, **sim_kwargs
+            plan,
+            sim_n,
+            flavour=sim_flavour,
+            speedup=speedup,
+            airframe=config.airframe(sim_airframe, user_file),
+            **sim_kwargs,
         )
         cam_name = thermal.sim_camera or plan.camera.name
         if world is not None:
@@ -209,7 +214,7 @@ async def _fly(
     airframes = {v.airframe: config.airframe(v.airframe, user_file) for v in fleet.vehicles}
     vehicles: dict[str, Vehicle] = {}
     journal = Journal.open(db, fleet.operation, plan)
-    journal.notify = lambda line: console.print(line, markup=False, highlight=False)
+    journal.notify = lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
     live_ops: LiveOps | None = None
     try:
         with console.status(f"connecting to {len(fleet.vehicles)} vehicle(s)..."):
@@ -227,8 +232,9 @@ async def _fly(
         orch.assign_plan()
         go = await _preflight_table(orch, console)
         if not any(go.values()):
+            journal.event("search_incomplete", "no drone is GO", severity="critical")
             console.print("[red]no drone is GO; fix the checks above and try again[/]")
-            return 2
+            return 1
         for name, ok in go.items():
             if not ok and not orch._reattach.get(name):
                 console.print(f"[yellow]{name} is NO-GO: its segments go to the others[/]")
@@ -293,12 +299,14 @@ async def _fly(
             await live_ops.finish(console)
         if not orch.search_done():
             report = orch.unswept_report()
-            journal.event("search_incomplete", "; ".join(report), severity="critical")
+            journal.event(
+                "search_incomplete", "; ".join(report), severity="critical", announce=False
+            )
             console.print(
                 f"[bold red]search incomplete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
             )
             for line in report:
-                console.print(f"  {line}", markup=False, highlight=False)
+                console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
             return 1
         console.print(
             f"[bold green]search complete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
@@ -460,7 +468,9 @@ def fly(
     if fleet_file is not None:
         fleet = load_fleet(fleet_file, cctx.user_file)
     elif connect:
-        fleet = fleet_from_urls(list(connect), airframe, op.replace(" ", "-") or "adhoc")
+        fleet = fleet_from_urls(
+            list(connect), airframe, op.replace(" ", "-") or "adhoc", cctx.user_file
+        )
     else:
         fleet = parse_fleet(
             {
@@ -470,6 +480,7 @@ def fly(
                 ],
             },
             "--sim",
+            cctx.user_file,
         )
     if not sim:
         for name, value in (

@@ -23,6 +23,8 @@ sim_app = typer.Typer(
 app.add_typer(sim_app, name="sim")
 
 DEFAULT_HOME = "47.397742,8.545594,488"
+# --fault NAME -> the `sim.Faults` method that starts it.
+SIM_FAULTS = {"storage": "storage_failure", "mission-storage": "mission_storage_failure"}
 
 
 def parse_home(text: str) -> tuple[float, ...]:
@@ -122,6 +124,15 @@ def run_sim(
     stream_base_port: Annotated[
         int, typer.Option("--stream-base-port", help="Frame stream of vehicle i on TCP base+i.")
     ] = 5600,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Start with a fault (repeatable): storage = every mission, fence and rally "
+            "upload refused with MAV_MISSION_ERROR, as on a PX4 whose SD card failed; "
+            "mission-storage = mission uploads only.",
+        ),
+    ] = None,
     duration: Annotated[
         float | None,
         typer.Option(
@@ -139,6 +150,9 @@ def run_sim(
             raise SimError(f"{name} {value}: must be a percentage between 0 and 100")
     if latency < 0:
         raise SimError(f"--latency {latency}: must be 0 or more milliseconds")
+    for f in fault or ():
+        if f not in SIM_FAULTS:
+            raise SimError(f"--fault {f!r}: choose one of {', '.join(SIM_FAULTS)}")
     cli = cli_context(ctx)
     frame_af = cli.airframe(airframe)
     world = None
@@ -178,13 +192,14 @@ def run_sim(
         from sim.fleet import world_terrain
 
         kwargs["terrain"] = world_terrain(world)
-    faults = {"duplicate_pct": duplicate, "reorder_pct": reorder}
+    faults: dict[str, Any] = {"duplicate_pct": duplicate, "reorder_pct": reorder}
+    faults.update({SIM_FAULTS[f]: True for f in fault or ()})
     asyncio.run(_serve(kwargs, faults, world, cam, stream_base_port, duration))
 
 
 async def _serve(
     kwargs: dict[str, Any],
-    faults: dict[str, float],
+    faults: dict[str, Any],
     world: Any,
     cam: Any,
     stream_base: int,
@@ -201,7 +216,10 @@ async def _serve(
     async with SimFleet(**kwargs) as fleet:
         for v in fleet.vehicles:
             for name, value in faults.items():
-                setattr(v.faults, name, value)
+                if callable(getattr(v.faults, name)):
+                    getattr(v.faults, name)()
+                else:
+                    setattr(v.faults, name, value)
         if world is not None:
             payloads = list(await fleet.start_cameras(world, cam, stream_base))
         _print_table(console, fleet, payloads)

@@ -146,13 +146,16 @@ class EnergyMixin:
         return self.wall(return_time_s(d, st.position.alt_rel_m, self.speeds(name)))
 
     def leave_threshold_pct(self, name: str, st: VehicleState) -> float:
-        """Battery at which the drone must turn for home: reserve + the flight home + margin."""
+        """Battery at which the drone must turn for home: its reserve, or the flight home (at
+        the measured drain, with the vehicle's own speeds) plus a margin if that is more.
+
+        The reserve is what the planner keeps for the return and landing (a planned sortie is
+        sized so that its lanes end with the reserve plus the way home left), so a sortie that
+        drains as planned never hits this before its last lane; one that drains faster, or is
+        further from home than planned, does."""
         af = self.airframe(name)
-        return (
-            af.battery_reserve_pct
-            + RETURN_MARGIN_PCT
-            + self.return_s(name, st) * self.drain_pct_per_s(name)
-        )
+        home = self.return_s(name, st) * self.drain_pct_per_s(name) + RETURN_MARGIN_PCT
+        return max(af.battery_reserve_pct, home)
 
     def sortie_need_pct(self, name: str, flight_s: float) -> float:
         """Battery a sortie of `flight_s` (vehicle seconds, take-off to landing) needs."""

@@ -168,11 +168,16 @@ class Journal:
         sysid: int | None = None,
         severity: str = "info",
         sortie_id: int | None = None,
+        announce: bool = True,
         **data: Any,
     ) -> None:
+        """Record an event; announce it (`notify`) if it is a warning or worse or one of
+        `ANNOUNCED`, unless `announce` is False (the caller says it itself)."""
         self.store.record_event(
             kind, message, sysid=sysid, severity=severity, sortie_id=sortie_id, data=data
         )
+        if not announce:
+            return
         if severity in ("warning", "error", "critical") or kind in ANNOUNCED:
             self._say(sysid, f"{kind.replace('_', ' ')}{': ' + message if message else ''}")
 

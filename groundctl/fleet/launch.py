@@ -18,7 +18,7 @@ from typing import Any
 from groundctl.errors import LinkError
 from groundctl.fleet import preflight
 from groundctl.fleet.energy import Speeds, vehicle_speeds
-from groundctl.fleet.flight import LAUNCH_S, DroneLost, airborne
+from groundctl.fleet.flight import DroneLost, airborne
 from groundctl.fleet.sortie import Job
 from groundctl.link import Autopilot, FlightMode, MissionType, Vehicle, coerce_items
 from groundctl.link import mission_hash as content_hash
@@ -47,10 +47,10 @@ class LaunchMixin:
     _battery_hist: dict[str, Any]
 
     def flight_need_s(self, name: str, job: Job) -> float:
-        """Vehicle seconds from take-off to landing for a job (climb and descent included)."""
-        af = self.airframe(name)  # type: ignore[attr-defined]
-        alt = self.transit_alt[name]
-        return job.sortie.est_time_s + alt / af.climb_rate_ms + alt / af.descent_rate_ms + LAUNCH_S
+        """Vehicle seconds from take-off to landing for a job: the planner's estimate, which
+        counts the climb, the descent and the turns (`sortie_for_lanes` estimates rebuilt
+        sorties the same way)."""
+        return job.sortie.est_time_s
 
     async def _prepare(
         self, name: str, job: Job | None, need_s: float, fence_uploaded: bool = True

@@ -179,6 +179,8 @@ class Orchestrator(
         else:
             s = job.sortie
             sortie = sortie_for_lanes(self.plan, left, s.launch, s.segment, s.index)
+            # Without the drone's airframe, keep the whole job's estimate (never less).
+            sortie = sortie.model_copy(update={"est_time_s": max(sortie.est_time_s, s.est_time_s)})
         return Job(base + "+", sortie, job.role)
 
     # ------------------------------------------------------------------ set-up

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from groundctl.fleet import assign, progress
@@ -18,6 +19,9 @@ from missions.plan import Plan
 
 
 class ReassignMixin:
+    launch_of: Callable[[str], tuple[float, float]]
+    airframe: Callable[[str], Any]
+    sysid: Callable[[str], int]
     plan: Plan
     cfg: dict[str, Any]
     journal: Any
@@ -70,11 +74,18 @@ class ReassignMixin:
     def _adopt(self, name: str, lanes: list[int]) -> None:
         self._rebuilt += 1
         seg = next(s.segment for s in self.plan.sorties if lanes[0] in s.lane_ids)
-        sortie = sortie_for_lanes(self.plan, lanes, self.launch_of(name), seg, 100 + self._rebuilt)  # type: ignore[attr-defined]
+        sortie = sortie_for_lanes(
+            self.plan,
+            lanes,
+            self.launch_of(name),
+            seg,
+            100 + self._rebuilt,
+            self.airframe(name),
+        )
         self.queues[name].append(Job(f"o{self._rebuilt}", sortie))
         self.journal.event(
             "orphan_lanes", f"{len(lanes)} unassigned lanes to {name}", lanes=lanes,
-            sysid=self.sysid(name), severity="warning",  # type: ignore[attr-defined]
+            sysid=self.sysid(name), severity="warning",
         )  # fmt: skip
 
     def _redistribute(self, name: str, jobs: list[Job], exclude: set[str]) -> None:
@@ -94,8 +105,8 @@ class ReassignMixin:
         slots = [
             assign.Slot(
                 n,
-                self.launch_of(n),  # type: ignore[attr-defined]
-                self.airframe(n).cruise_speed_ms,  # type: ignore[attr-defined]
+                self.launch_of(n),
+                self.airframe(n).cruise_speed_ms,
                 busy_until_s=sum(j.sortie.est_time_s for j in self.queues[n]),
             )
             for n in others
@@ -109,17 +120,13 @@ class ReassignMixin:
                 if part[0] in s.lane_ids:
                     seg = s.segment
             sortie = sortie_for_lanes(
-                self.plan,
-                part,
-                self.launch_of(who),
-                seg,
-                100 + self._rebuilt,  # type: ignore[attr-defined]
+                self.plan, part, self.launch_of(who), seg, 100 + self._rebuilt, self.airframe(who)
             )
             self.queues[who].append(Job(f"r{self._rebuilt}.{name}", sortie))
             self.journal.event(
                 "reassigned",
                 f"{len(part)} lanes of {name} to {who}",
-                sysid=self.sysid(who),  # type: ignore[attr-defined]
+                sysid=self.sysid(who),
                 lanes=part,
             )
         self._wake.set()

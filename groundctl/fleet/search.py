@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,9 @@ from groundctl.fleet.sortie import Job, build_mission
 from groundctl.fleet.trackcheck import LaneTrack
 from groundctl.link import FlightMode, MissionType, Vehicle, VehicleState, coerce_items
 from groundctl.link import mission_hash as content_hash
+
+# Vehicle seconds in hold, in the middle of a mission, that end the sortie.
+HOLD_ENDS_SORTIE_S = 10.0
 
 
 class SearchMixin:
@@ -142,6 +146,7 @@ class SearchMixin:
             started=set(mid),
         )
         feeder = asyncio.create_task(self._feed_track(v, track), name=f"track-{name}")
+        held_since: float | None = None
         try:
             while True:
                 await asyncio.sleep(self.poll_s)
@@ -184,6 +189,15 @@ class SearchMixin:
                     and st.mission.current_seq <= last_seq
                 ):
                     return f"autopilot switched to {st.mode_name or st.mode.value}"
+                # A failsafe that holds (a geofence breach, PX4's GF_ACTION hold) would hover
+                # the battery away: end the sortie and bring the drone home.
+                now = time.monotonic()
+                held_since = (
+                    held_since or now if seen_mission and st.mode == FlightMode.HOLD else None
+                )
+                if held_since is not None and now - held_since > self.wall(HOLD_ENDS_SORTIE_S):  # type: ignore[attr-defined]
+                    said_last = st.last_statustext.text if st.last_statustext else ""
+                    return f"autopilot holds ({said_last or st.mode_name})"
                 pct = st.battery.remaining_pct if st.battery else None
                 if pct is not None and pct <= self.leave_threshold_pct(name, st):  # type: ignore[attr-defined]
                     self.journal.event(

@@ -60,18 +60,20 @@ async def start_sim(
     *,
     flavour: str = "px4",
     speedup: float = 10.0,
-    airframe: str = "mavic3t",
+    airframe: str | config.AirframeConfig = "mavic3t",
     seed: int = 0,
     **kwargs: Any,
 ) -> SimHandle:
-    """Start `n` simulated drones at the plan's first launch point, on free ports."""
+    """Start `n` simulated drones at the plan's first launch point, on free ports.
+
+    `airframe` is a catalogue name or an `AirframeConfig` (one from a user's config file)."""
     from sim.fleet import SimFleet
 
     lat, lon = plan.segments[0].launch
     fleet = SimFleet(
         vehicles=n,
         autopilot=flavour,
-        airframe=config.airframe(airframe),
+        airframe=config.airframe(airframe) if isinstance(airframe, str) else airframe,
         home=(lat, lon, 400.0),
         speedup=speedup,
         seed=seed,
