@@ -18,12 +18,14 @@ from sim import mission as ms
 from sim.airframe import AirframeLike
 from sim.clock import Clock
 from sim.commands import CommandsMixin
+from sim.failsafes import FailsafeMixin
 from sim.faults import Faults
 from sim.flight import FlightMixin, Orbit
 from sim.gimbal import GimbalModel, GimbalSpec
 from sim.link import Link, LinkFaults
 from sim.mav import ACCEPTED, DENIED, FAILED, TEMP_REJECTED, UNSUPPORTED, M
 from sim.missionproto import MissionProtocolMixin, Upload
+from sim.modecontrol import ModeMixin
 from sim.modes import Mode, mode_name
 from sim.params import param_table
 from sim.physics import (
@@ -43,7 +45,9 @@ Terrain = Callable[[float, float], float]
 MAV_TYPE_VTOL_FIXEDROTOR = 22
 
 
-class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixin):
+class SimVehicle(
+    TelemetryMixin, CommandsMixin, ModeMixin, MissionProtocolMixin, FlightMixin, FailsafeMixin
+):
     """A simulated PX4 or ArduPilot vehicle. See `sim` for the public API."""
 
     def __init__(

@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from groundctl.config import AirframeConfig
 from groundctl.errors import LinkError
 from groundctl.fleet import assign
 from groundctl.fleet.flight import RETURN_MARGIN_PCT
+from groundctl.fleet.parts import Parts
 from groundctl.link import Autopilot, Vehicle, VehicleState
 
 # Below this height a landing slows to the land speed (PX4 MPC_LAND_ALT1's default).
@@ -80,15 +80,13 @@ def battery_needed_pct(flight_s: float, af: AirframeConfig) -> float:
     return flight_s / (af.endurance_min * 60.0) * 100.0 + af.battery_reserve_pct
 
 
-class EnergyMixin:
+class EnergyMixin(Parts):
     """Pace, drain and the battery left to turn home with, for `Orchestrator`."""
 
     _uptime_hist: dict[str, deque[tuple[float, int]]]
     _battery_hist: dict[str, deque[tuple[float, float]]]
     _speeds: dict[str, Speeds]
     time_scale: float
-    airframe: Callable[[str], AirframeConfig]
-    launch_of: Callable[[str], tuple[float, float]]
 
     def wall(self, sim_s: float) -> float:
         """Wall seconds for `sim_s` seconds of flight, at the measured pace of the vehicles."""

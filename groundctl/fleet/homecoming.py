@@ -13,21 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 from groundctl.errors import LinkError
 from groundctl.fleet.flight import DroneLost, airborne
+from groundctl.fleet.parts import Parts
 from groundctl.fleet.sortie import Job
 from groundctl.fleet.trackcheck import ProgressWatch
-from groundctl.link import FlightMode, Vehicle, VehicleState
+from groundctl.link import FlightMode, Vehicle
 
 # Vehicle seconds a returning drone may make no progress: land detection and the automatic
 # disarm after touch-down take a few seconds; a loiter at home before landing more.
 RETURN_STALL_S = 90.0
 
 
-class ReturnMixin:
+class ReturnMixin(Parts):
     vehicles: dict[str, Vehicle]
     journal: Any
     views: dict[str, Any]
@@ -35,8 +35,6 @@ class ReturnMixin:
     queues: dict[str, Any]
     lost: set[str]
     poll_s: float
-    _observe: Callable[[str], VehicleState]
-    _left: Callable[..., Job | None]
 
     async def _end_sortie(self, name: str, job: Job, sortie_id: int, reason: str) -> None:
         """Close a sortie: what is left of it is flown next (by this drone, or by the others
@@ -55,7 +53,7 @@ class ReturnMixin:
         if reason == "overwatch":
             self.journal.update_job(sortie_id, status="done", end_reason=reason)
             if left is not None:
-                self._redistribute(name, [left], exclude={name})  # type: ignore[attr-defined]
+                self._redistribute(name, [left], exclude={name})
             return
         if left is not None:
             self.queues[name].appendleft(left)
@@ -73,10 +71,10 @@ class ReturnMixin:
             async with self.journal.command(v.sysid, "RTL", {"reason": reason}):
                 await v.action.return_to_launch()
         lost_since: list[float | None] = [None]
-        watch = ProgressWatch(self.wall(RETURN_STALL_S))  # type: ignore[attr-defined]
+        watch = ProgressWatch(self.wall(RETURN_STALL_S))
         while True:
             st = self._observe(name)
-            await self._check_link(name, st, lost_since)  # type: ignore[attr-defined]
+            await self._check_link(name, st, lost_since)
             if st.link_ok and not st.in_air and not st.armed:
                 break
             now = time.monotonic()

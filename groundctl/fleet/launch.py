@@ -19,6 +19,7 @@ from groundctl.errors import LinkError
 from groundctl.fleet import preflight
 from groundctl.fleet.energy import Speeds, vehicle_speeds
 from groundctl.fleet.flight import DroneLost, airborne
+from groundctl.fleet.parts import Parts
 from groundctl.fleet.sortie import Job
 from groundctl.link import Autopilot, FlightMode, MissionType, Vehicle, coerce_items
 from groundctl.link import mission_hash as content_hash
@@ -31,7 +32,7 @@ SWAP_REMINDER_S = 120.0
 _NOT_ARMABLE = (FlightMode.RETURN, FlightMode.LAND, FlightMode.MISSION, FlightMode.TAKEOFF)
 
 
-class LaunchMixin:
+class LaunchMixin(Parts):
     vehicles: dict[str, Vehicle]
     journal: Any
     views: dict[str, Any]
@@ -57,8 +58,8 @@ class LaunchMixin:
     ) -> None:
         """On the ground: a battery that completes the flight (swapped if short); pre-flight."""
         v = self.vehicles[name]
-        need_pct = self.sortie_need_pct(name, need_s)  # type: ignore[attr-defined]
-        st = self._observe(name)  # type: ignore[attr-defined]
+        need_pct = self.sortie_need_pct(name, need_s)
+        st = self._observe(name)
         if need_pct > 100.0:
             self.journal.event(
                 "battery_short",
@@ -71,7 +72,7 @@ class LaunchMixin:
             await self._swap(name, min(need_pct, 100.0))
         deadline = time.monotonic() + self.step_timeout_s
         while True:
-            st = self._observe(name)  # type: ignore[attr-defined]
+            st = self._observe(name)
             checks = preflight.evaluate(
                 preflight.PreflightState(
                     name=name,
@@ -171,14 +172,14 @@ class LaunchMixin:
             self.journal.event(
                 "rtl_alt", f"could not set {param}: {exc}", sysid=v.sysid, severity="warning"
             )
-        self._speeds[name] = await vehicle_speeds(v, self.airframe(name))  # type: ignore[attr-defined]
+        self._speeds[name] = await vehicle_speeds(v, self.airframe(name))
         self._rtl_alt_set.add(name)
 
     async def _ready_to_arm(self, name: str) -> None:
         """Down, disarmed, and in a mode that arms for a take-off (ArduPilot: GUIDED; PX4:
         hold), whatever an earlier refused start or landing left behind."""
         v = self.vehicles[name]
-        st = self._observe(name)  # type: ignore[attr-defined]
+        st = self._observe(name)
         if airborne(st):
             raise LinkError(f"vehicle {v.sysid}: in the air, not ready for a take-off")
         if st.armed:
@@ -204,11 +205,11 @@ class LaunchMixin:
         async with self.journal.command(v.sysid, "takeoff", {"alt_rel_m": alt_m}):
             await v.action.takeoff(alt_m)
         self.views[name].phase = "takeoff"
-        af = self.airframe(name)  # type: ignore[attr-defined]
+        af = self.airframe(name)
         # PX4 climbs at MPC_TKO_SPEED (1.5 m/s by default), much slower than the catalogue.
         climb_s = alt_m / min(af.climb_rate_ms, 1.0) + 30.0
         await v.telemetry.wait_for(
             lambda s: s.position is not None and s.position.alt_rel_m >= 0.8 * alt_m,
-            timeout_s=max(self.step_timeout_s, self.wall(climb_s)),  # type: ignore[attr-defined]
+            timeout_s=max(self.step_timeout_s, self.wall(climb_s)),
             what=f"climb to {alt_m:.0f} m",
         )

@@ -8,11 +8,12 @@ import time
 from typing import Any
 
 from groundctl.fleet.flight import DroneLost, whereabouts
+from groundctl.fleet.parts import Parts
 from groundctl.link import LinkEventKind, Vehicle, VehicleState
 from groundctl.store import TrackPoint
 
 
-class ObserveMixin:
+class ObserveMixin(Parts):
     vehicles: dict[str, Vehicle]
     journal: Any
     views: dict[str, Any]
@@ -31,7 +32,7 @@ class ObserveMixin:
         v.heartbeat_age_s = st.last_heartbeat_age_s
         if st.battery is not None and st.battery.remaining_pct is not None:
             v.battery_pct = st.battery.remaining_pct
-        self._track_clocks(name, st)  # type: ignore[attr-defined]
+        self._track_clocks(name, st)
         return st
 
     async def _check_link(
@@ -71,13 +72,13 @@ class ObserveMixin:
                     f"vehicle.{ev.kind.value}", ev.detail, sysid=ev.sysid, severity=sev
                 )
                 if ev.kind == LinkEventKind.REBOOTED:
-                    self.forget_plans(name)  # type: ignore[attr-defined]
+                    self.forget_plans(name)
                 if ev.kind == LinkEventKind.LINK_RESTORED and name in self._lost_link:
                     self._recover(name)
 
         async def track() -> None:
             while True:
-                await asyncio.sleep(max(0.2, 1.0 / self.pace()))  # type: ignore[attr-defined]
+                await asyncio.sleep(max(0.2, 1.0 / self.pace()))
                 st = v.telemetry.state()
                 where = whereabouts(st)
                 if where is not None:
@@ -93,8 +94,8 @@ class ObserveMixin:
             return
         self._lost_link.discard(name)
         self.lost.discard(name)
-        self.lost_why.pop(name, None)  # type: ignore[attr-defined]
-        self.forget_plans(name)  # type: ignore[attr-defined]
+        self.lost_why.pop(name, None)
+        self.forget_plans(name)
         self.views[name].phase, self.views[name].note = "recovered", "link back"
         self.journal.event("vehicle_recovered", sysid=self.views[name].sysid, severity="warning")
-        self._tasks.append(asyncio.create_task(self._drone(name), name=f"drone-{name}"))  # type: ignore[attr-defined]
+        self._tasks.append(asyncio.create_task(self._drone(name), name=f"drone-{name}"))

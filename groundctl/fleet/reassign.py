@@ -10,18 +10,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from groundctl.fleet import assign, progress
+from groundctl.fleet.parts import Parts
 from groundctl.fleet.sortie import Job, sortie_for_lanes
 from missions.plan import Plan
 
 
-class ReassignMixin:
-    launch_of: Callable[[str], tuple[float, float]]
-    airframe: Callable[[str], Any]
-    sysid: Callable[[str], int]
+class ReassignMixin(Parts):
     plan: Plan
     cfg: dict[str, Any]
     journal: Any

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 from groundctl.errors import LinkError
 from groundctl.fleet import progress
 from groundctl.fleet.flight import DroneLost, airborne, holds
 from groundctl.fleet.journal import ActiveSortie
+from groundctl.fleet.parts import Parts
 from groundctl.fleet.sortie import Job, build_mission
 from groundctl.fleet.trackcheck import LaneTrack
 from groundctl.link import FlightMode, MissionType, Vehicle, VehicleState, coerce_items
@@ -28,7 +28,7 @@ from groundctl.link import mission_hash as content_hash
 HOLD_ENDS_SORTIE_S = 10.0
 
 
-class SearchMixin:
+class SearchMixin(Parts):
     vehicles: dict[str, Vehicle]
     journal: Any
     views: dict[str, Any]
@@ -41,8 +41,6 @@ class SearchMixin:
     poll_s: float
     _wake: asyncio.Event
     _orders: dict[str, asyncio.Queue[Any]]
-    _observe: Callable[[str], VehicleState]
-    _left: Callable[..., Job | None]
 
     async def _fly(self, name: str, job: Job, reattach: ActiveSortie | None = None) -> int:
         """Fly one search sortie; return how many of its lanes it swept."""
@@ -66,7 +64,7 @@ class SearchMixin:
                 self.journal.event(
                     "reattach_mismatch", "mission on board differs; RTL", sysid=v.sysid
                 )
-                await self._land(name, "mission on board differs")  # type: ignore[attr-defined]
+                await self._land(name, "mission on board differs")
             left = self._left(job)
             if left is None:
                 return 0
@@ -78,22 +76,22 @@ class SearchMixin:
         sortie_id = self.journal.add_job(job, name, v.sysid, content_hash(link_items))
         view.phase = "upload"
         try:
-            await self._upload(name, job.id, link_items, MissionType.MISSION)  # type: ignore[attr-defined]
-            await self._upload(name, job.id, self.fence, MissionType.FENCE)  # type: ignore[attr-defined]
+            await self._upload(name, job.id, link_items, MissionType.MISSION)
+            await self._upload(name, job.id, self.fence, MissionType.FENCE)
             # PX4 keeps the previous mission's index (capped) after an upload, and keeps it
             # for an unchanged one: start every sortie at its first item, explicitly.
             async with self.journal.command(v.sysid, "set_current", {"seq": 0}):
                 await v.action.set_current_item(0)
-            await self._set_rtl_alt(name)  # type: ignore[attr-defined]
+            await self._set_rtl_alt(name)
             view.phase = "pre-flight"
-            await self._prepare(name, job, self.flight_need_s(name, job))  # type: ignore[attr-defined]
+            await self._prepare(name, job, self.flight_need_s(name, job))
         except (LinkError, DroneLost) as exc:
             self.journal.update_job(sortie_id, status="aborted", end_reason=str(exc))
             self.current[name] = None
             raise
         self.journal.update_job(sortie_id, status="flying")
         try:
-            await self._takeoff(name, alt)  # type: ignore[attr-defined]
+            await self._takeoff(name, alt)
             async with self.journal.command(v.sysid, "start_mission", {"job": job.id}):
                 await v.action.start_mission()
         except LinkError as exc:
@@ -108,7 +106,7 @@ class SearchMixin:
                     if self._observe(name).armed:
                         await v.action.disarm()
                 raise
-            await self._end_sortie(name, job, sortie_id, f"error: {exc}")  # type: ignore[attr-defined]
+            await self._end_sortie(name, job, sortie_id, f"error: {exc}")
             return 0
         return await self._fly_from_air(name, job, sortie_id, lane_end, self._observe(name))
 
@@ -124,7 +122,7 @@ class SearchMixin:
             )
             reason = f"error: {exc}"
         swept = len([x for x in job.lanes if x in self.swept]) - before
-        await self._end_sortie(name, job, sortie_id, reason)  # type: ignore[attr-defined]
+        await self._end_sortie(name, job, sortie_id, reason)
         return swept
 
     async def _follow(
@@ -151,7 +149,7 @@ class SearchMixin:
             while True:
                 await asyncio.sleep(self.poll_s)
                 st = self._observe(name)
-                await self._check_link(name, st, lost_since)  # type: ignore[attr-defined]
+                await self._check_link(name, st, lost_since)
                 if not st.link_ok:
                     continue
                 said = progress.swept_lanes(lane_end, st.mission.reached, st.mission.current_seq)
@@ -195,11 +193,11 @@ class SearchMixin:
                 held_since = (
                     held_since or now if seen_mission and st.mode == FlightMode.HOLD else None
                 )
-                if held_since is not None and now - held_since > self.wall(HOLD_ENDS_SORTIE_S):  # type: ignore[attr-defined]
+                if held_since is not None and now - held_since > self.wall(HOLD_ENDS_SORTIE_S):
                     said_last = st.last_statustext.text if st.last_statustext else ""
                     return f"autopilot holds ({said_last or st.mode_name})"
                 pct = st.battery.remaining_pct if st.battery else None
-                if pct is not None and pct <= self.leave_threshold_pct(name, st):  # type: ignore[attr-defined]
+                if pct is not None and pct <= self.leave_threshold_pct(name, st):
                     self.journal.event(
                         "low_battery", f"{pct:.0f}%", sysid=v.sysid, severity="warning",
                         sortie_id=sortie_id,

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).with_name("fly_px4_sitl.py")
 
 
@@ -45,3 +47,18 @@ def test_px4_sitl_script_flies_groundctl_sim(tmp_path):
     finally:
         sim.terminate()
         sim.communicate(timeout=30)
+
+
+@pytest.mark.sitl
+def test_px4_sitl_script_flies_the_sitl(urls, record):
+    """The same script against the real SITL (its first vehicle), as it was written for."""
+    from tests.sitl.conftest import pymavlink_url
+
+    record["checked"] = "plain pymavlink script: upload, arm, mission, landing on vehicle 1"
+    r = subprocess.run(
+        [sys.executable, str(SCRIPT), "--url", pymavlink_url(urls[0]), "--timeout", "400"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr

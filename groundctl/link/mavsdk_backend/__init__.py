@@ -205,7 +205,16 @@ class MavsdkVehicle(Vehicle):
             name = getattr(e.result, "name", str(e.result))
             if name == "TIMEOUT":
                 raise Timeout(f"vehicle {self._sysid}: {what}: timed out (MAVSDK)") from e
-            raise MissionTransferError(f"vehicle {self._sysid}: {what} failed: {name}") from e
+            # MAVSDK does not say which item was refused; the vehicle's STATUSTEXT may.
+            said = self._s.last_statustext
+            why = (
+                f"; the vehicle said: {said.text}"
+                if said and time.monotonic() - said.time_s < 3
+                else ""
+            )
+            raise MissionTransferError(
+                f"vehicle {self._sysid}: {what} refused: {name} (MAVSDK names no item){why}"
+            ) from e
         except MsParamError as e:
             raise ParamError(
                 f"vehicle {self._sysid}: {what} failed: {getattr(e.result, 'name', e)}"
