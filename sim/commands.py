@@ -166,7 +166,10 @@ class CommandsMixin:
             f"Disarmed ({why})" if self.flavour == "px4" else "Disarming motors",
         )
         if self.flavour == "px4" and self.mode in (Mode.RTL, Mode.LAND, Mode.TAKEOFF):
-            self.set_mode(Mode.HOLD, quiet=True)
+            # PX4 goes back to the mode the pilot chose: a return ordered during a mission
+            # lands in AUTO.MISSION (as PX4 SITL v1.16 does), anything else in hold.
+            back = getattr(self, "mode_before_return", Mode.HOLD)
+            self.set_mode(Mode.MISSION if back == Mode.MISSION else Mode.HOLD, quiet=True)
 
     def _cmd_takeoff(self, p: list[float], frame: int | None) -> int:
         if not self.armed:

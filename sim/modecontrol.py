@@ -55,6 +55,8 @@ class ModeMixin:
 
     def set_mode(self, mode: Mode, quiet: bool = False) -> None:
         prev = self.mode
+        if mode in (Mode.RTL, Mode.LAND) and prev not in (Mode.RTL, Mode.LAND):
+            self.mode_before_return = prev
         self.mode = mode
         self.orbit = None
         if mode != Mode.MISSION and not self.armed:

@@ -36,6 +36,7 @@ class Parts:
     _upload: Callable[..., Awaitable[None]]
     _set_rtl_alt: Callable[[str], Awaitable[None]]
     _takeoff: Callable[[str, float], Awaitable[None]]
+    _ready_to_arm: Callable[[str], Awaitable[None]]
     forget_plans: Callable[[str], None]
     # homecoming
     _land: Callable[[str, str], Awaitable[None]]

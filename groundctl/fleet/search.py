@@ -76,6 +76,10 @@ class SearchMixin(Parts):
         sortie_id = self.journal.add_job(job, name, v.sysid, content_hash(link_items))
         view.phase = "upload"
         try:
+            # PX4 goes back to AUTO.MISSION when it disarms after a mission's landing; its
+            # navigator, active there, moves the index of a mission uploaded meanwhile (seen
+            # on SITL v1.16). Out of it first, then upload and set the index.
+            await self._ready_to_arm(name)
             await self._upload(name, job.id, link_items, MissionType.MISSION)
             await self._upload(name, job.id, self.fence, MissionType.FENCE)
             # PX4 keeps the previous mission's index (capped) after an upload, and keeps it
@@ -92,6 +96,8 @@ class SearchMixin(Parts):
         self.journal.update_job(sortie_id, status="flying")
         try:
             await self._takeoff(name, alt)
+            async with self.journal.command(v.sysid, "set_current", {"seq": 0}):
+                await v.action.set_current_item(0)
             async with self.journal.command(v.sysid, "start_mission", {"job": job.id}):
                 await v.action.start_mission()
         except LinkError as exc:

@@ -159,7 +159,7 @@ def test_second_fly_of_the_same_plan(urls, record, workdir, plan3):
 SHORT_PACK = """\
 airframes:
   shortpack:
-    model: SITL quad planned with a 3-minute battery
+    model: SITL quad planned with a 5-minute battery
     kind: multicopter
     cruise_speed_ms: 10
     max_speed_ms: 12
@@ -167,7 +167,7 @@ airframes:
     descent_rate_ms: 1.5
     max_accel_ms2: 3
     yaw_rate_dps: 90
-    endurance_min: 3
+    endurance_min: 5
     battery_reserve_pct: 25
     battery_wh: 10
     battery_cells: 4
@@ -188,7 +188,8 @@ def test_battery_swap_sortie_chain(urls, record, workdir):
     assert r.returncode == 0, r.stderr
     db = workdir / "chain.sqlite"
     r = groundctl("--config", "cfg.yaml", "fly", "chain.json", *connect_args(urls[:n]),
-                  "--airframe", "shortpack", "--no-live", "--db", str(db), cwd=workdir)  # fmt: skip
+                  "--airframe", "shortpack", "--no-live", "--db", str(db), cwd=workdir,
+                  timeout=1800)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     sorties = assert_tracks_fly_every_lane(db)
     s = Store.open(db)
