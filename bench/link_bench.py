@@ -65,7 +65,9 @@ async def bench_upload(n_items: int, loss_pct: float, repeats: int) -> dict:
             speedup=1,
             seed=1,
             gcs_port=link.local_port,
-            api_base_port=0,
+            gcs_local_base_port=0,
+            api_base_port=None,
+            api_local_base_port=0,
             tcp_base_port=0,
         ) as fleet:
             v = PymavVehicle(link, await link.wait_vehicle(1, 20))
@@ -101,7 +103,9 @@ async def capture(n_vehicles: int, seconds: float) -> dict[int, list[bytes]]:
         speedup=5,
         seed=1,
         gcs_port=port,
-        api_base_port=0,
+        gcs_local_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         tcp_base_port=0,
     ):
         loop = asyncio.get_running_loop()

@@ -4,9 +4,15 @@ For each fleet size, runs the fleet (all telemetry streams on, one ground socket
 every vehicle's GCS link, every vehicle flying an orbit for the whole trial) at increasing
 speedups for a few wall seconds each, and reports the highest speedup whose achieved
 simulated/wall ratio stayed within 5 % of the target, plus the CPU time per vehicle per
-wall second at that speedup. Writes bench/results/sim.json.
+wall second at that speedup.
 
-    .venv/bin/python bench/sim_bench.py [--seconds 4] [--sizes 1,3,10]
+Then a long search as a user runs it (`--search`, on by default): the bench valley
+(configs/areas/valley_3km2.geojson) planned for 3 drones with a boson640_8.7mm at 80 m (two
+sorties each), flown with `groundctl fly --sim 3 --speedup 20`; reported: lanes swept, exit
+code, sorties per drone, sorties cut short by a low battery, battery swaps, wall time.
+Writes bench/results/sim.json.
+
+    .venv/bin/python bench/sim_bench.py [--seconds 4] [--sizes 1,3,10] [--no-search]
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import argparse
 import asyncio
 import json
 import math
+import re
 import statistics
 import time
 from pathlib import Path
@@ -52,7 +59,9 @@ async def _run(n: int, speedup: float, seconds: float) -> dict[str, float]:
             speedup=speedup,
             seed=1,
             gcs_port=port,
-            api_base_port=0,
+            gcs_local_base_port=0,
+            api_base_port=None,
+            api_local_base_port=0,
             gps_warmup_s=0.0,
         ) as fleet:
             await asyncio.sleep(0.3)
@@ -83,6 +92,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=4.0, help="wall seconds per trial")
     ap.add_argument("--sizes", default="1,3,10")
+    ap.add_argument("--search", action=argparse.BooleanOptionalAction, default=True)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
@@ -125,6 +135,7 @@ async def main() -> None:
                 "cores": __import__("os").cpu_count(),
                 "trial_seconds": args.seconds,
                 "rows": rows,
+                "valley_search": search_trial() if args.search else None,
                 "median_max_speedup": statistics.median(held) if held else 0,
                 "note": "CPU per vehicle is process CPU time / wall time / vehicles at the "
                 "highest speedup held (1.0 = one full core); measured on a shared, noisy machine",
@@ -133,6 +144,47 @@ async def main() -> None:
         )
     )
     print(f"wrote {RESULTS}")
+
+
+def search_trial() -> dict[str, object]:
+    """Plan and fly the bench valley on the simulator, as `groundctl` users would."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from groundctl.store import Store
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        cli = [sys.executable, "-m", "groundctl"]
+        plan = [*cli, "plan", str(root / "configs/areas/valley_3km2.geojson"), "--camera",
+                "boson640_8.7mm", "--alt", "80", "--drones", "3", "-o", "valley.json"]  # fmt: skip
+        subprocess.run(plan, cwd=tmp, check=True, capture_output=True)
+        t0 = time.monotonic()
+        fly = [*cli, "fly", "valley.json", "--sim", "3", "--speedup", "20", "--no-live",
+               "--db", "op.sqlite"]  # fmt: skip
+        r = subprocess.run(fly, cwd=tmp, capture_output=True, text=True, timeout=3600)
+        wall = time.monotonic() - t0
+        store = Store.open(Path(tmp) / "op.sqlite")
+        sorties = [x for x in store.sorties() if x.role == "search"]
+        cut = [x for x in sorties if str(x.detail.get("end_reason", "")).startswith("low battery")]
+        swept = re.search(r"(\d+)% of lanes swept", r.stdout)
+        out = {
+            "exit_code": r.returncode,
+            "lanes_swept_pct": int(swept.group(1)) if swept else None,
+            "sorties": len(sorties),
+            "sorties_per_drone": sorted(
+                sum(1 for x in sorties if x.sysid == i) for i in {x.sysid for x in sorties}
+            ),
+            "cut_by_low_battery": len(cut),
+            "battery_swaps": len([e for e in store.events() if e.kind == "battery_swap"]),
+            "wall_s": round(wall),
+        }
+        store.close()
+    print("\nvalley search (3 drones, boson640_8.7mm, 80 m, --sim 3 --speedup 20):")
+    for k, v in out.items():
+        print(f"  {k:>20}: {v}")
+    return out
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ Python API (stable; tests and the ground station's own tests start it in-process
         speedup=10,                    # simulated time = wall time x speedup
         seed=1,                        # same seed, same commands -> same flight
         gcs_port=14550,                # every vehicle sends to 127.0.0.1:gcs_port (None: off)
-        api_base_port=14540,           # vehicle i listens on UDP api_base_port+i (0: any free port)
+        gcs_local_base_port=18570,     # ... from its own UDP port 18570+i (0: any free port)
+        api_base_port=14540,           # vehicle i sends its API stream to 14540+i (None: no
+                                       # fixed target), as PX4 SITL does ...
+        api_local_base_port=14580,     # ... from 14580+i, which also answers whoever sends to it
+                                       # (0: any free port; None: no API link)
         tcp_base_port=5760,            # ardupilot only: TCP server on tcp_base_port+10*i (0: free)
         home_spacing_m=5.0,            # vehicle i starts i*spacing metres east of home
         wind_ms=0, wind_from_deg=0, gust_ms=0,
@@ -25,8 +29,9 @@ Python API (stable; tests and the ground station's own tests start it in-process
     ) as fleet:
         v = fleet.vehicles[0]
         v.sysid, v.uid, v.flavour
-        v.ports.api_url        # "udpout://127.0.0.1:14540" (MAVSDK syntax; vehicle listens)
-        v.ports.pymavlink_api  # "udpout:127.0.0.1:14540"
+        v.ports.api_url        # "udpin://127.0.0.1:14540" (MAVSDK syntax; the GCS listens), or
+                               # "udpout://127.0.0.1:PORT" without a fixed target
+        v.ports.pymavlink_api  # "udpin:127.0.0.1:14540"
         v.ports.tcp_url, v.ports.pymavlink_tcp   # ardupilot TCP, else None
         v.ports.gcs_url        # "udpin://127.0.0.1:14550": where a GCS listens for the fleet
         # true state
@@ -46,6 +51,7 @@ Python API (stable; tests and the ground station's own tests start it in-process
         v.faults.duplicate_pct = 5; v.faults.reorder_pct = 5
         v.faults.kill(); v.faults.restart(); v.faults.gps_loss(); v.faults.gps_restore()
         v.faults.motor_failure(); v.faults.set_battery(12.0)
+        v.faults.storage_failure()    # every upload answered MAV_MISSION_ERROR (PX4's SD gone)
         v.faults.drop_next_ack(mav_cmd, times=1)  # lose ACKs; the command is carried out
         v.faults.execute_resent_commands = True    # as real autopilots: a re-send runs again
                                                    # (default: answered with the first result)
@@ -59,7 +65,8 @@ For synchronous scripts, ``with SimFleetThread(**same_kwargs) as ft: ft.vehicles
 runs the fleet on a background thread; ``ft.call(fn)`` runs fn on the simulator's loop.
 
 Modules: `sim.vehicle` (state, input dispatch, faults), `sim.telemetry` (streams and their
-rates), `sim.commands` (MAV_CMDs and mode changes), `sim.missionproto` (mission protocol),
+rates), `sim.commands` (MAV_CMDs), `sim.modecontrol` (mode changes), `sim.missionproto` (mission
+protocol, judged by `sim.conformance`: what PX4 v1.16 and ArduPilot accept), `sim.failsafes`,
 `sim.flight` (navigation, mission execution, failsafes), `sim.physics` (point mass, wind,
 battery), `sim.gimbal` (the camera mount: stabilised gimbal or body-fixed), `sim.modes` (PX4/ArduPilot custom_mode), `sim.params`, `sim.link` (UDP/TCP + faults),
 `sim.clock` (simulated time; which timeouts also hold in wall time).

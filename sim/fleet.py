@@ -28,15 +28,24 @@ MAX_TICK_WALL_S = 0.25
 
 @dataclass(frozen=True)
 class Ports:
-    """Where a vehicle can be reached. URLs use MAVSDK's syntax; `pymavlink_*` pymavlink's."""
+    """Where a vehicle can be reached. URLs use MAVSDK's syntax; `pymavlink_*` pymavlink's.
+
+    Like PX4 SITL, a vehicle sends its API stream from its own UDP port (`api_port`,
+    14580+i) to `api_target` (14540+i), where a ground station listens (`udpin://`); it also
+    answers whoever sends to its own port (`udpout://`), which is how tests on free ports
+    reach it without a fixed target.
+    """
 
     api_port: int | None
     tcp_port: int | None
     gcs_target: tuple[str, int] | None
     host: str = "127.0.0.1"
+    api_target: tuple[str, int] | None = None
 
     @property
     def api_url(self) -> str | None:
+        if self.api_target is not None:
+            return f"udpin://{self.api_target[0]}:{self.api_target[1]}"
         return None if self.api_port is None else f"udpout://{self.host}:{self.api_port}"
 
     @property
@@ -52,6 +61,8 @@ class Ports:
 
     @property
     def pymavlink_api(self) -> str | None:
+        if self.api_target is not None:
+            return f"udpin:{self.api_target[0]}:{self.api_target[1]}"
         return None if self.api_port is None else f"udpout:{self.host}:{self.api_port}"
 
     @property
@@ -74,7 +85,9 @@ class SimFleet:
         host: str = "127.0.0.1",
         gcs_host: str = "127.0.0.1",
         gcs_port: int | None = 14550,
+        gcs_local_base_port: int = 18570,
         api_base_port: int | None = 14540,
+        api_local_base_port: int | None = 14580,
         tcp_base_port: int | None = 5760,
         home_spacing_m: float = 5.0,
         wind_ms: float = 0.0,
@@ -108,7 +121,9 @@ class SimFleet:
         self.clock = Clock(speedup, manual=manual_clock)
         self.frame = LocalFrame.aeqd(lat, lon)
         self._gcs = None if gcs_port is None else (gcs_host, gcs_port)
+        self._gcs_local = gcs_local_base_port
         self._api_base = api_base_port
+        self._api_local = api_local_base_port
         self._tcp_base = tcp_base_port if autopilot == "ardupilot" else None
         sysids = list(sysids) if sysids is not None else [i + 1 for i in range(vehicles)]
         uids = (
@@ -183,14 +198,19 @@ class SimFleet:
     async def _open_links(self, v: SimVehicle) -> None:
         i = v.index
         api_port = tcp_port = None
+        api_target = None
         if self._gcs is not None:
-            # PX4 SITL's GCS instance: a local port of its own, sending to the GCS port.
-            link = UdpLink(v.link_faults, v.handle, (self.host, 0), self._gcs)
+            # PX4 SITL's GCS instance: its own port 18570+i, sending to the GCS port.
+            local = self._gcs_local + i if self._gcs_local else 0
+            link = UdpLink(v.link_faults, v.handle, (self.host, local), self._gcs)
             await link.start()
             v.links.append(link)
-        if self._api_base is not None:
-            port = 0 if self._api_base == 0 else self._api_base + i
-            link = UdpLink(v.link_faults, v.handle, (self.host, port))
+        if self._api_local is not None:
+            # PX4 SITL's API instance: its own port 14580+i, sending to 14540+i.
+            local = self._api_local + i if self._api_local else 0
+            if self._api_base is not None:
+                api_target = (self.host, self._api_base + i)
+            link = UdpLink(v.link_faults, v.handle, (self.host, local), api_target)
             await link.start()
             v.links.append(link)
             api_port = link.port
@@ -200,7 +220,7 @@ class SimFleet:
             await tcp.start()
             v.links.append(tcp)
             tcp_port = tcp.port
-        v.ports = Ports(api_port, tcp_port, self._gcs, self.host)  # type: ignore[attr-defined]
+        v.ports = Ports(api_port, tcp_port, self._gcs, self.host, api_target)  # type: ignore[attr-defined]
 
     async def start_cameras(
         self,
@@ -297,6 +317,7 @@ class SimFleet:
                     "autopilot": v.flavour,
                     "home": v.home_latlon or (v.lat, v.lon, v.alt_amsl),
                     "api": ports.api_url,
+                    "api_port": ports.api_port,
                     "tcp": ports.tcp_url,
                     "gcs": ports.gcs_url,
                 }

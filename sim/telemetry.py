@@ -345,9 +345,10 @@ class TelemetryMixin:
 
     def _mission_current(self) -> Any:
         items = self.plans[ms.MISSION]
+        px4 = self.flavour == "px4"
         return M.MAVLink_mission_current_message(
-            self.mis_seq,
-            len(items),
+            65535 if px4 and self.mis_seq_unknown else self.mis_seq,
+            65535 if px4 and not items else len(items),
             self.mis_state if items else M.MISSION_STATE_NO_MISSION,
             1 if self.mode == Mode.MISSION else 0,
             self.plan_ids[ms.MISSION],

@@ -18,11 +18,14 @@ from sim import mission as ms
 from sim.airframe import AirframeLike
 from sim.clock import Clock
 from sim.commands import CommandsMixin
+from sim.failsafes import FailsafeMixin
+from sim.faults import Faults
 from sim.flight import FlightMixin, Orbit
 from sim.gimbal import GimbalModel, GimbalSpec
 from sim.link import Link, LinkFaults
 from sim.mav import ACCEPTED, DENIED, FAILED, TEMP_REJECTED, UNSUPPORTED, M
 from sim.missionproto import MissionProtocolMixin, Upload
+from sim.modecontrol import ModeMixin
 from sim.modes import Mode, mode_name
 from sim.params import param_table
 from sim.physics import (
@@ -42,7 +45,9 @@ Terrain = Callable[[float, float], float]
 MAV_TYPE_VTOL_FIXEDROTOR = 22
 
 
-class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixin):
+class SimVehicle(
+    TelemetryMixin, CommandsMixin, ModeMixin, MissionProtocolMixin, FlightMixin, FailsafeMixin
+):
     """A simulated PX4 or ArduPilot vehicle. See `sim` for the public API."""
 
     def __init__(
@@ -111,6 +116,11 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
             p["MPC_XY_VEL_MAX"] = af.max_speed_ms
             p["MPC_Z_VEL_MAX_UP"] = af.climb_rate_ms
             p["MPC_Z_VEL_MAX_DN"] = af.descent_rate_ms
+            # The simulated airframe climbs and descends at its catalogue rates in auto modes,
+            # as a PX4 tuned for it would (the landing itself stays at MPC_LAND_SPEED).
+            p["MPC_Z_V_AUTO_UP"] = af.climb_rate_ms
+            p["MPC_Z_V_AUTO_DN"] = af.descent_rate_ms
+            p["MPC_TKO_SPEED"] = af.climb_rate_ms
         else:
             p["SYSID_THISMAV"] = self.sysid
             p["WPNAV_SPEED"] = af.cruise_speed_ms * 100
@@ -136,6 +146,13 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
         self.rtl_phase = ""
         self.mis_seq = self._first_mission_seq()
         self.mis_state = M.MISSION_STATE_NOT_STARTED if self.plans[ms.MISSION] else 1
+        # PX4's mission state across uploads (sim.conformance): the index reported unknown
+        # (65535) after an upload, whether the mission has flown, a disarm since, and the
+        # float/int mode of its mission transfers.
+        self.mis_seq_unknown = False
+        self.mission_activated = False
+        self.disarmed_inactive = True
+        self._int_mode_flag = self.flavour != "px4"
         self._item_phase = ""
         self._hold_until = 0.0
         self._jump_left: dict[int, int] = {}
@@ -156,6 +173,7 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
         self._last_command: tuple[Any, int, float, int | None] | None = None
         self.execute_resent_commands = False
         self.acks_to_drop: dict[int, int] = {}
+        self.storage_failed: frozenset[int] = frozenset()
         self._last_upload: tuple[int, int, int, tuple[int, int]] | None = None
         self._phys_done_s = now
         self.streams = dict(DEFAULT_STREAMS)
@@ -398,61 +416,6 @@ class SimVehicle(TelemetryMixin, CommandsMixin, MissionProtocolMixin, FlightMixi
         self.statustext(M.MAV_SEVERITY_EMERGENCY, "Motor failure detected, landing")
         if not self.landed:
             self.set_mode(Mode.LAND, quiet=True)
-
-
-class Faults:
-    """Fault injection for one vehicle: link faults as attributes, the rest as methods."""
-
-    def __init__(self, vehicle: SimVehicle) -> None:
-        self._v = vehicle
-
-    def _lf(self) -> LinkFaults:
-        return self._v.link_faults
-
-    loss_pct = property(
-        lambda s: s._lf().loss_pct, lambda s, v: setattr(s._lf(), "loss_pct", float(v))
-    )
-    latency_ms = property(
-        lambda s: s._lf().latency_ms, lambda s, v: setattr(s._lf(), "latency_ms", float(v))
-    )
-    duplicate_pct = property(
-        lambda s: s._lf().duplicate_pct, lambda s, v: setattr(s._lf(), "duplicate_pct", float(v))
-    )
-    reorder_pct = property(
-        lambda s: s._lf().reorder_pct, lambda s, v: setattr(s._lf(), "reorder_pct", float(v))
-    )
-
-    def drop_next_ack(self, command: int, times: int = 1) -> None:
-        """Lose the next `times` COMMAND_ACKs for `command` (the command itself is carried out)."""
-        self._v.acks_to_drop[command] = self._v.acks_to_drop.get(command, 0) + times
-
-    @property
-    def execute_resent_commands(self) -> bool:
-        """True: a re-sent command is executed again, as real PX4 and ArduPilot do."""
-        return self._v.execute_resent_commands
-
-    @execute_resent_commands.setter
-    def execute_resent_commands(self, on: bool) -> None:
-        self._v.execute_resent_commands = bool(on)
-
-    def kill(self) -> None:
-        self._v.kill()
-
-    def restart(self) -> None:
-        self._v.restart()
-
-    def gps_loss(self) -> None:
-        self._v.lose_gps()
-
-    def gps_restore(self) -> None:
-        self._v.restore_gps()
-
-    def motor_failure(self) -> None:
-        self._v.fail_motor()
-
-    def set_battery(self, pct: float) -> None:
-        """Jump the battery to `pct` percent (e.g. to trigger the low-battery failsafe)."""
-        self._v.battery.set_soc(pct / 100.0)
 
 
 def _param_name(raw: Any) -> str:

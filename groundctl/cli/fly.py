@@ -14,128 +14,22 @@ from rich.console import Console
 
 from groundctl.cli import app
 from groundctl.cli.context import cli_context, report_console
-from groundctl.errors import ConfigError, GroundctlError
+from groundctl.cli.fly_steps import (
+    _connect,
+    _dispatch_config,
+    _interrupted,
+    _parse_latlon,
+    _preflight_table,
+)
+from groundctl.errors import ConfigError
 
 # The fleet, link and plan modules load inside the command: a broken import there must not
 # take every other subcommand of the CLI down with it.
 if TYPE_CHECKING:
-    from groundctl.dispatch import DispatchConfig
     from groundctl.fleet.config import FleetConfig
     from groundctl.fleet.live_ops import LiveOps, ThermalOptions
-    from groundctl.fleet.orchestrator import Orchestrator
     from groundctl.link import Vehicle
     from missions.plan import Plan
-
-
-def _parse_latlon(text: str) -> tuple[float, float]:
-    try:
-        lat, lon = (float(x) for x in text.split(","))
-    except ValueError:
-        raise ConfigError(
-            "--overwatch", None, f"expected LAT,LON in degrees (got {text!r})"
-        ) from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ConfigError("--overwatch", None, f"{text!r} is not a WGS84 position")
-    return lat, lon
-
-
-def _dispatch_config(
-    fleet: FleetConfig,
-    fleet_file: Path | None,
-    dispatch_file: Path | None,
-    hits_geojson: Path | None,
-) -> DispatchConfig | None:
-    """--dispatch-config FILE, else the fleet file's dispatch: section; --hits-geojson adds
-    a GeoJSON file sink. None when nothing is to be sent anywhere."""
-    from groundctl.dispatch import DispatchConfig, dispatch_config, load_dispatch_config
-
-    if dispatch_file is not None:
-        cfg = load_dispatch_config(dispatch_file)
-    elif fleet.dispatch is not None:
-        cfg = dispatch_config(fleet.dispatch, str(fleet_file or "fleet"))
-    else:
-        cfg = DispatchConfig()
-    if hits_geojson is not None:
-        cfg = cfg.model_copy(update={"geojson_file": hits_geojson})
-    if not (cfg.mqtt or cfg.cot or cfg.geojson_file or cfg.webhooks):
-        return None
-    return cfg
-
-
-async def _connect(fleet: FleetConfig, timeout_s: float) -> dict[str, Vehicle]:
-    from groundctl.link import open_vehicle
-
-    async def one(v):
-        try:
-            return v.name, await open_vehicle(
-                v.connection,
-                sysid=v.sysid,
-                backend=v.backend,
-                gcs_sysid=v.gcs_sysid or fleet.gcs_sysid,
-                signing_key_file=str(v.signing_key_file) if v.signing_key_file else None,
-                timeout_s=timeout_s,
-            )
-        except GroundctlError as exc:
-            raise type(exc)(f"{v.name} ({v.connection}): {exc}") from None
-
-    pairs = await asyncio.gather(*(one(v) for v in fleet.vehicles))
-    return dict(pairs)
-
-
-async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bool]:
-    """Upload each drone's geofence, then evaluate and print the go/no-go table."""
-    from groundctl.errors import LinkError
-    from groundctl.fleet import preflight
-    from groundctl.link import MissionType
-
-    async def settled(v: Vehicle) -> None:
-        # A drone just connected may still be getting its fix and home: give it a moment.
-        with contextlib.suppress(LinkError):
-            await v.telemetry.wait_for(
-                lambda s: (
-                    s.gps is not None
-                    and s.gps.fix_type >= 3
-                    and s.home is not None
-                    and s.battery is not None
-                ),
-                timeout_s=20.0,
-                what="GPS fix and home",
-            )
-
-    await asyncio.gather(*(settled(v) for v in orch.vehicles.values()))
-    results = {}
-    for name, v in orch.vehicles.items():
-        fence_ok = True
-        try:
-            if not await v.mission.matches(orch.fence, MissionType.FENCE):
-                async with orch.journal.command(
-                    v.sysid, "upload_fence", {"items": len(orch.fence)}
-                ):
-                    await v.mission.upload(orch.fence, MissionType.FENCE)
-        except GroundctlError:
-            fence_ok = False
-        st = v.telemetry.state()
-        first = orch.queues[name][0] if orch.queues[name] else None
-        need = first.sortie.est_time_s if first else 0.0
-        results[name] = preflight.evaluate(
-            preflight.PreflightState(
-                name=name,
-                link_ok=st.link_ok,
-                heartbeat_age_s=None
-                if st.last_heartbeat_age_s == float("inf")
-                else st.last_heartbeat_age_s,
-                gps_fix_type=st.gps.fix_type if st.gps else 0,
-                satellites=st.gps.satellites if st.gps else 0,
-                home_set=st.home is not None,
-                battery_pct=st.battery.remaining_pct if st.battery else None,
-                battery_needed_pct=min(
-                    100.0, preflight.battery_needed_pct(need, orch.airframe(name))
-                ),
-                fence_uploaded=fence_ok,
-            )
-        )
-    console.print(preflight.go_no_go_table(results))
-    return {n: preflight.is_go(c) for n, c in results.items()}
 
 
 async def _fly(
@@ -183,7 +77,12 @@ async def _fly(
             # The pipeline gets the world's elevation, as a deployment with a DEM would.
             terrain = FunctionTerrain(lambda la, lo: world.elevation_at(la, lo))
         sim_handle = await start_sim(
-            plan, sim_n, flavour=sim_flavour, speedup=speedup, airframe=sim_airframe, **sim_kwargs
+            plan,
+            sim_n,
+            flavour=sim_flavour,
+            speedup=speedup,
+            airframe=config.airframe(sim_airframe, user_file),
+            **sim_kwargs,
         )
         cam_name = thermal.sim_camera or plan.camera.name
         if world is not None:
@@ -210,10 +109,12 @@ async def _fly(
             "--sim",
             user_file,
         )
+        sim_handle.swap_s = fleet.battery_swap_s
         swap, time_scale = sim_handle.swap_battery, speedup
     airframes = {v.airframe: config.airframe(v.airframe, user_file) for v in fleet.vehicles}
     vehicles: dict[str, Vehicle] = {}
     journal = Journal.open(db, fleet.operation, plan)
+    journal.notify = lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
     live_ops: LiveOps | None = None
     try:
         with console.status(f"connecting to {len(fleet.vehicles)} vehicle(s)..."):
@@ -231,17 +132,24 @@ async def _fly(
         orch.assign_plan()
         go = await _preflight_table(orch, console)
         if not any(go.values()):
+            journal.event("search_incomplete", "no drone is GO", severity="critical")
             console.print("[red]no drone is GO; fix the checks above and try again[/]")
-            return 2
+            return 1
         for name, ok in go.items():
             if not ok and not orch._reattach.get(name):
                 console.print(f"[yellow]{name} is NO-GO: its segments go to the others[/]")
                 orch.drop(name, "pre-flight NO-GO")
+        signals: list[str] = []
         interrupted = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(name: str) -> None:
+            signals.append(name)
+            interrupted.set()
+
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signal.SIGINT, interrupted.set)
-            loop.add_signal_handler(signal.SIGTERM, interrupted.set)
+            loop.add_signal_handler(signal.SIGINT, on_signal, "SIGINT")
+            loop.add_signal_handler(signal.SIGTERM, on_signal, "SIGTERM")
         live_ops = LiveOps.start(
             orch, fleet, journal.store, thermal, terrain, time_scale, user_file, console
         )
@@ -283,36 +191,26 @@ async def _fly(
                 if lv is not None:
                     lv.update(render())
         if waiter.done() and not run.done():
-            orch.stop()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await run
-            choice = on_exit
-            if choice == "ask":
-                choice = (
-                    "rtl"
-                    if typer.confirm(
-                        "Return all drones to launch? (no: leave them flying)", default=True
-                    )
-                    else "leave"
-                )
-            if choice == "rtl":
-                await orch.return_all()
-                console.print("[yellow]all drones ordered to return to launch[/]")
-            else:
-                console.print(
-                    "[yellow]drones left flying their missions; `groundctl fly` again reattaches[/]"
-                )
-            if live_ops is not None:
-                await live_ops.finish(console)
-            return 130
+            return await _interrupted(orch, run, on_exit, signals[0], console, live_ops)
         waiter.cancel()
         await run
         console.print(render())
+        if live_ops is not None:
+            await live_ops.finish(console)
+        if not orch.search_done():
+            report = orch.unswept_report()
+            journal.event(
+                "search_incomplete", "; ".join(report), severity="critical", announce=False
+            )
+            console.print(
+                f"[bold red]search incomplete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
+            )
+            for line in report:
+                console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+            return 1
         console.print(
             f"[bold green]search complete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
         )
-        if live_ops is not None:
-            await live_ops.finish(console)
         return 0
     finally:
         if live_ops is not None:
@@ -436,7 +334,9 @@ def fly(
     if fleet_file is not None:
         fleet = load_fleet(fleet_file, cctx.user_file)
     elif connect:
-        fleet = fleet_from_urls(list(connect), airframe, op.replace(" ", "-") or "adhoc")
+        fleet = fleet_from_urls(
+            list(connect), airframe, op.replace(" ", "-") or "adhoc", cctx.user_file
+        )
     else:
         fleet = parse_fleet(
             {
@@ -446,6 +346,7 @@ def fly(
                 ],
             },
             "--sim",
+            cctx.user_file,
         )
     if not sim:
         for name, value in (

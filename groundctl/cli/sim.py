@@ -23,6 +23,8 @@ sim_app = typer.Typer(
 app.add_typer(sim_app, name="sim")
 
 DEFAULT_HOME = "47.397742,8.545594,488"
+# --fault NAME -> the `sim.Faults` method that starts it.
+SIM_FAULTS = {"storage": "storage_failure", "mission-storage": "mission_storage_failure"}
 
 
 def parse_home(text: str) -> tuple[float, ...]:
@@ -79,12 +81,34 @@ def run_sim(
     ] = 0.0,
     gust: Annotated[float, typer.Option("--gust", help="Gust strength (1 sigma), m/s.")] = 0.0,
     gcs_port: Annotated[
-        int, typer.Option("--gcs-port", help="UDP port every vehicle sends to (0: off).")
+        int,
+        typer.Option(
+            "--gcs-port", help="UDP port every vehicle sends to (PX4 SITL: 14550; 0: off)."
+        ),
     ] = 14550,
+    gcs_local_base_port: Annotated[
+        int,
+        typer.Option(
+            "--gcs-local-base-port",
+            help="Vehicle i sends to the GCS port from UDP base+i (PX4 SITL: 18570; 0: any).",
+        ),
+    ] = 18570,
     api_base_port: Annotated[
         int,
-        typer.Option("--api-base-port", help="Vehicle i listens on UDP base+i (PX4 SITL: 14540)."),
+        typer.Option(
+            "--api-base-port",
+            help="Vehicle i sends its API stream to UDP base+i, where a ground station listens "
+            "(PX4 SITL: 14540, so udpin://0.0.0.0:14540 works; 0: no fixed target).",
+        ),
     ] = 14540,
+    api_local_base_port: Annotated[
+        int,
+        typer.Option(
+            "--api-local-base-port",
+            help="...from its own UDP port base+i, which also answers whoever sends to it "
+            "(PX4 SITL: 14580; 0: any free port).",
+        ),
+    ] = 14580,
     tcp_base_port: Annotated[
         int, typer.Option("--tcp-base-port", help="ArduPilot: TCP server on base+10*i.")
     ] = 5760,
@@ -100,6 +124,15 @@ def run_sim(
     stream_base_port: Annotated[
         int, typer.Option("--stream-base-port", help="Frame stream of vehicle i on TCP base+i.")
     ] = 5600,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Start with a fault (repeatable): storage = every mission, fence and rally "
+            "upload refused with MAV_MISSION_ERROR, as on a PX4 whose SD card failed; "
+            "mission-storage = mission uploads only.",
+        ),
+    ] = None,
     duration: Annotated[
         float | None,
         typer.Option(
@@ -117,6 +150,9 @@ def run_sim(
             raise SimError(f"{name} {value}: must be a percentage between 0 and 100")
     if latency < 0:
         raise SimError(f"--latency {latency}: must be 0 or more milliseconds")
+    for f in fault or ():
+        if f not in SIM_FAULTS:
+            raise SimError(f"--fault {f!r}: choose one of {', '.join(SIM_FAULTS)}")
     cli = cli_context(ctx)
     frame_af = cli.airframe(airframe)
     world = None
@@ -147,20 +183,23 @@ def run_sim(
         wind_from_deg=wind_from,
         gust_ms=gust,
         gcs_port=gcs_port or None,
-        api_base_port=api_base_port,
+        gcs_local_base_port=gcs_local_base_port,
+        api_base_port=api_base_port or None,
+        api_local_base_port=api_local_base_port,
         tcp_base_port=tcp_base_port,
     )
     if world is not None:
         from sim.fleet import world_terrain
 
         kwargs["terrain"] = world_terrain(world)
-    faults = {"duplicate_pct": duplicate, "reorder_pct": reorder}
+    faults: dict[str, Any] = {"duplicate_pct": duplicate, "reorder_pct": reorder}
+    faults.update({SIM_FAULTS[f]: True for f in fault or ()})
     asyncio.run(_serve(kwargs, faults, world, cam, stream_base_port, duration))
 
 
 async def _serve(
     kwargs: dict[str, Any],
-    faults: dict[str, float],
+    faults: dict[str, Any],
     world: Any,
     cam: Any,
     stream_base: int,
@@ -177,7 +216,10 @@ async def _serve(
     async with SimFleet(**kwargs) as fleet:
         for v in fleet.vehicles:
             for name, value in faults.items():
-                setattr(v.faults, name, value)
+                if callable(getattr(v.faults, name)):
+                    getattr(v.faults, name)()
+                else:
+                    setattr(v.faults, name, value)
         if world is not None:
             payloads = list(await fleet.start_cameras(world, cam, stream_base))
         _print_table(console, fleet, payloads)
@@ -193,7 +235,7 @@ def _print_table(console: Console, fleet: Any, payloads: list[Any]) -> None:
     for col in (
         "sysid",
         "home lat, lon",
-        "API (vehicle listens)",
+        "API (ground station connects)",
         "sends to GCS",
         "TCP",
         "thermal stream",

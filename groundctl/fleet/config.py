@@ -247,9 +247,11 @@ def load_fleet(path: Path, user_file: Path | None = None) -> FleetConfig:
     return fleet.model_copy(update=updates)
 
 
-def fleet_from_urls(urls: list[str], airframe: str, operation: str = "adhoc") -> FleetConfig:
+def fleet_from_urls(
+    urls: list[str], airframe: str, operation: str = "adhoc", user_file: Path | None = None
+) -> FleetConfig:
     """A fleet for `groundctl fly --connect URL ...`: one vehicle per URL, named v1, v2..."""
     vehicles = [
         {"name": f"v{i + 1}", "connection": u, "airframe": airframe} for i, u in enumerate(urls)
     ]
-    return parse_fleet({"operation": operation, "vehicles": vehicles}, "--connect")
+    return parse_fleet({"operation": operation, "vehicles": vehicles}, "--connect", user_file)

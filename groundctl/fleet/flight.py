@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from groundctl.link import MissionItem, Vehicle, VehicleState
+from groundctl.link.types import same_items
 
 # Extra battery kept on top of reserve + flight home, for wind and estimate error.
 RETURN_MARGIN_PCT = 3.0
@@ -45,10 +46,7 @@ async def holds(v: Vehicle, items: list[MissionItem]) -> bool:
     our item count and so answers no for the very mission on board."""
     if await v.mission.matches(items):
         return True
-    held = await v.mission.download()
-    return len(held) == len(items) and all(
-        a.content_key() == b.content_key() for a, b in zip(held, items, strict=True)
-    )
+    return same_items(await v.mission.download(), items)
 
 
 class DroneLost(Exception):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +44,22 @@ def plan_digest(plan: Plan) -> str:
     return hashlib.sha256(plan.to_json(indent=None).encode()).hexdigest()[:16]
 
 
+# Events a pilot must see as they happen, whatever the output mode (besides every warning,
+# error and critical one): one line each through `Journal.notify`.
+ANNOUNCED = frozenset(
+    {"reassigned", "sortie_end", "battery_swap", "reattached", "vehicle_recovered", "orphan_lanes"}
+)
+
+
 class Journal:
+    """The operation's record. `notify`, when set, gets one line per announced event and per
+    failed command (the CLI prints them above the live table, or alone with --no-live)."""
+
     def __init__(self, store: Store, plan: Plan) -> None:
         self.store = store
         self.plan = plan
+        self.notify: Callable[[str], None] | None = None
+        self.names: dict[int, str] = {}
         digest = plan_digest(plan)
         name = f"{plan.name or 'plan'}#{digest}"
         existing = [p for p in store.plans() if p.name == name]
@@ -143,6 +155,8 @@ class Journal:
             yield extra
         except BaseException as exc:
             self.store.record_command_result(cid, f"FAILED: {exc}"[:500], extra)
+            if isinstance(exc, Exception):
+                self._say(sysid, f"{command} failed: {exc}")
             raise
         self.store.record_command_result(cid, "ACCEPTED", extra)
 
@@ -154,8 +168,22 @@ class Journal:
         sysid: int | None = None,
         severity: str = "info",
         sortie_id: int | None = None,
+        announce: bool = True,
         **data: Any,
     ) -> None:
+        """Record an event; announce it (`notify`) if it is a warning or worse or one of
+        `ANNOUNCED`, unless `announce` is False (the caller says it itself)."""
         self.store.record_event(
             kind, message, sysid=sysid, severity=severity, sortie_id=sortie_id, data=data
         )
+        if not announce:
+            return
+        if severity in ("warning", "error", "critical") or kind in ANNOUNCED:
+            self._say(sysid, f"{kind.replace('_', ' ')}{': ' + message if message else ''}")
+
+    def _say(self, sysid: int | None, text: str) -> None:
+        if self.notify is None:
+            return
+        who = self.names.get(sysid, f"sysid {sysid}") if sysid is not None else "fleet"
+        line = " ".join(f"{time.strftime('%H:%M:%S')} {who}: {text}".split())
+        self.notify(line)

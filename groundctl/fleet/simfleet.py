@@ -34,12 +34,13 @@ class SimHandle:
     def name_drones(self, names: Sequence[str]) -> None:
         self.names = {n: i for i, n in enumerate(names)}
 
+    swap_s: float = 180.0  # a crew's battery swap, simulated seconds
+
     async def swap_battery(self, name: str) -> None:
-        """A charged battery, a short pause for the crew (half a simulated minute)."""
-        v = self.vehicle(name)
-        v.faults.set_battery(100.0)
+        """What a crew does on the ground: `swap_s` (simulated) later, a charged battery."""
+        await asyncio.sleep(self.swap_s / self.fleet.speedup)
+        self.vehicle(name).faults.set_battery(100.0)
         self.swaps[name] = self.swaps.get(name, 0) + 1
-        await asyncio.sleep(30.0 / self.fleet.speedup)
 
     async def start_cameras(
         self, world: Any, camera: config.CameraConfig, rate_hz: float | None = None
@@ -59,23 +60,26 @@ async def start_sim(
     *,
     flavour: str = "px4",
     speedup: float = 10.0,
-    airframe: str = "mavic3t",
+    airframe: str | config.AirframeConfig = "mavic3t",
     seed: int = 0,
     **kwargs: Any,
 ) -> SimHandle:
-    """Start `n` simulated drones at the plan's first launch point, on free ports."""
+    """Start `n` simulated drones at the plan's first launch point, on free ports.
+
+    `airframe` is a catalogue name or an `AirframeConfig` (one from a user's config file)."""
     from sim.fleet import SimFleet
 
     lat, lon = plan.segments[0].launch
     fleet = SimFleet(
         vehicles=n,
         autopilot=flavour,
-        airframe=config.airframe(airframe),
+        airframe=config.airframe(airframe) if isinstance(airframe, str) else airframe,
         home=(lat, lon, 400.0),
         speedup=speedup,
         seed=seed,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         tcp_base_port=0,
         **kwargs,
     )

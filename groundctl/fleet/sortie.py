@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -113,10 +114,20 @@ def lane_length_m(wps: Sequence[Waypoint]) -> float:
 
 
 def sortie_for_lanes(
-    plan: Plan, lanes: Sequence[int], launch: tuple[float, float], segment: int, index: int
+    plan: Plan,
+    lanes: Sequence[int],
+    launch: tuple[float, float],
+    segment: int,
+    index: int,
+    airframe: Any = None,
 ) -> Sortie:
     """A new sortie flying `lanes` in order from `launch` and back: the plan's lane waypoints,
-    joined by straight transits at the lane altitude."""
+    joined by straight transits at the lane altitude.
+
+    Its time is estimated as the planner does (`missions.segment.Vehicle`): the path at the
+    lanes' speed, a stop-and-go per corner sharper than 20°, the climb and the descent, given
+    the `airframe` (climb_rate_ms, descent_rate_ms, max_accel_ms2); without it, the path only.
+    """
     by_lane = lane_waypoints(plan)
     wps: list[Waypoint] = []
     for lane in lanes:
@@ -131,15 +142,37 @@ def sortie_for_lanes(
     length = distance_m(launch, (first.lat, first.lon)) + distance_m((last.lat, last.lon), launch)
     length += lane_length_m(wps)
     speed = float(np.mean([w.speed_ms for w in wps]))
+    est = length / speed
+    if airframe is not None:
+        corners = _corners([launch, *((w.lat, w.lon) for w in route)])
+        alt = max(w.alt_rel_m for w in wps)
+        est += corners * speed / airframe.max_accel_ms2
+        est += alt / airframe.climb_rate_ms + alt / airframe.descent_rate_ms
     return Sortie(
         index=index,
         segment=segment,
         launch=launch,
         waypoints=tuple(route),
-        est_time_s=length / speed,
+        est_time_s=est,
         length_m=length,
         lane_ids=tuple(lanes),
     )
+
+
+def _corners(latlon: Sequence[tuple[float, float]], min_deg: float = 20.0) -> int:
+    """Corners sharper than `min_deg` along a path (the planner's stop-and-go count)."""
+    pts = np.asarray(latlon, dtype=float)
+    if len(pts) < 3:
+        return 0
+    xy = np.column_stack([pts[:, 1] * np.cos(np.radians(pts[:, 0])), pts[:, 0]])
+    d = np.diff(xy, axis=0)
+    keep = np.hypot(d[:, 0], d[:, 1]) > 1e-9
+    d = d[keep]
+    if len(d) < 2:
+        return 0
+    ang = np.arctan2(d[:, 1], d[:, 0])
+    turn = np.abs((np.diff(ang) + np.pi) % (2 * np.pi) - np.pi)
+    return int(np.count_nonzero(turn > np.radians(min_deg)))
 
 
 def lane_geometry(

@@ -13,6 +13,7 @@ from groundctl.link.errors import (
     Timeout,
     UnsupportedError,
 )
+from groundctl.link.manager import LinkManager, open_vehicle
 from groundctl.link.types import (
     Attitude,
     Autopilot,
@@ -34,7 +35,7 @@ from groundctl.link.types import (
     coerce_items,
     mission_hash,
 )
-from groundctl.link.vehicle import Action, MissionPlans, Params, Telemetry, Vehicle, open_vehicle
+from groundctl.link.vehicle import Action, MissionPlans, Params, Telemetry, Vehicle
 
 __all__ = [
     "Action",
@@ -51,6 +52,7 @@ __all__ = [
     "LinkEvent",
     "LinkEventKind",
     "LinkLostError",
+    "LinkManager",
     "MissionItem",
     "MissionPlans",
     "MissionProgress",

@@ -244,7 +244,7 @@ class MavLink:
         if mtype == "AUTOPILOT_VERSION":
             self._on_version(rec, m)
         elif mtype == "STATUSTEXT":
-            st = StatusText(m.severity, m.text, time.monotonic())
+            st = StatusText(m.severity, m.text.strip(), time.monotonic())
             rec.statustexts.append(st)
         for fn in self._listeners.get(sysid, ()):
             fn(m)

@@ -6,14 +6,12 @@ import asyncio
 import weakref
 from pathlib import Path
 
-from groundctl.errors import LinkError
+from groundctl.link import registry
 from groundctl.link.link import MavLink
 from groundctl.link.url import parse_url
 from groundctl.link.vehicle import Vehicle
 
-__all__ = ["LinkManager", "default_manager"]
-
-BACKENDS = ("pymavlink", "mavsdk")
+__all__ = ["LinkManager", "default_manager", "open_vehicle"]
 
 
 class LinkManager:
@@ -64,36 +62,31 @@ class LinkManager:
         heartbeat_timeout_s: float | None = None,
         timeout_s: float = 30.0,
     ) -> Vehicle:
-        if backend not in BACKENDS:
-            raise LinkError(f"unknown backend {backend!r}; use one of: {', '.join(BACKENDS)}")
+        """The vehicle `sysid` (the first heard if None) on `url`, through `backend`."""
+        open_fn = registry.opener(backend)
         key = str(parse_url(url))
         if sysid is not None and (key, sysid, backend) in self._vehicles:
             return self._vehicles[(key, sysid, backend)]
-        if backend == "mavsdk":
-            from groundctl.link.mavsdk_backend import MavsdkVehicle
-
-            v: Vehicle = await MavsdkVehicle.connect(
-                url, sysid=sysid, timeout_s=timeout_s, gcs_sysid=gcs_sysid or self.gcs_sysid
-            )
-        else:
-            from groundctl.link.pymav import PymavVehicle
-
-            link = await self.link(
-                url,
-                signing_key_file=signing_key_file,
-                gcs_sysid=gcs_sysid,
-                heartbeat_timeout_s=heartbeat_timeout_s,
-            )
-            rec = await link.wait_vehicle(sysid, timeout_s)
-            cached = self._vehicles.get((key, rec.sysid, backend))
-            if cached is not None:
-                return cached
-            v = PymavVehicle(link, rec)
+        v: Vehicle = await open_fn(
+            self,
+            url,
+            sysid=sysid,
+            gcs_sysid=gcs_sysid or self.gcs_sysid,
+            signing_key_file=signing_key_file,
+            heartbeat_timeout_s=heartbeat_timeout_s,
+            timeout_s=timeout_s,
+        )
         vkey = (key, v.sysid, backend)
+        if vkey in self._vehicles:
+            return self._vehicles[vkey]
         self._vehicles[vkey] = v
         # When the last vehicle on a link is closed, the link (socket, heartbeat) goes too.
         v._on_close = lambda: self._release(vkey)  # type: ignore[attr-defined]
         return v
+
+    def cached(self, url: str, sysid: int, backend: str) -> Vehicle | None:
+        """A vehicle this manager already handed out (backends check before making one)."""
+        return self._vehicles.get((str(parse_url(url)), sysid, backend))
 
     def _release(self, vkey: tuple[str, int, str]) -> asyncio.Task[None] | None:
         self._vehicles.pop(vkey, None)
@@ -131,3 +124,30 @@ def default_manager() -> LinkManager:
     if mgr is None:
         mgr = _defaults[loop] = LinkManager()
     return mgr
+
+
+async def open_vehicle(
+    url: str,
+    *,
+    sysid: int | None = None,
+    backend: str = "pymavlink",
+    gcs_sysid: int = 255,
+    signing_key_file: str | None = None,
+    heartbeat_timeout_s: float = 3.0,
+    timeout_s: float = 30.0,
+) -> Vehicle:
+    """Connect to one vehicle at `url` (first one heard if `sysid` is None).
+
+    `backend` is "pymavlink" (PX4, ArduPilot) or "mavsdk" (PX4 only). Links are shared: two
+    vehicles on one URL use one socket (see `LinkManager` to manage several links explicitly
+    and to discover every vehicle on a link).
+    """
+    return await default_manager().vehicle(
+        url,
+        sysid=sysid,
+        backend=backend,
+        gcs_sysid=gcs_sysid,
+        signing_key_file=signing_key_file,
+        heartbeat_timeout_s=heartbeat_timeout_s,
+        timeout_s=timeout_s,
+    )

@@ -1,7 +1,10 @@
 """The MAVLink mission protocol, ground side, for mission, fence and rally plans.
 
-Upload: MISSION_COUNT, then answer every MISSION_REQUEST_INT (or legacy MISSION_REQUEST) the
-vehicle sends — repeated requests included, a lossy radio makes them — until MISSION_ACK.
+Upload: MISSION_COUNT, then answer every MISSION_REQUEST_INT or MISSION_REQUEST the vehicle
+sends — repeated requests included, a lossy radio makes them — until MISSION_ACK. Every answer
+is a MISSION_ITEM_INT, as the spec recommends: PX4 starts a transfer in float mode (asks with
+MISSION_REQUEST) and switches to int mode on the first MISSION_ITEM_INT, whereas an _INT frame
+in a float MISSION_ITEM is refused (UNSUPPORTED_FRAME).
 When nothing arrives the last message is re-sent: after `timeout_s` (1500 ms per the spec)
 until the round trip is measured, then after 4 round trips (at least 50 ms), since on a
 lossy link most stalls are one lost item; 5 × 1500 ms of silence ends the transfer.
@@ -18,12 +21,13 @@ import asyncio
 import time
 from collections.abc import Sequence
 
+from groundctl.link.commands import command_name
 from groundctl.link.errors import LinkLostError, MissionTransferError, Timeout
 from groundctl.link.ext import ext_u32
 from groundctl.link.link import MavLink, mavlink2
 from groundctl.link.types import MissionItem, MissionType
 
-__all__ = ["clear_plan", "download_plan", "mission_result_name", "upload_plan"]
+__all__ = ["clear_plan", "download_plan", "mission_result_name", "set_current", "upload_plan"]
 
 ACK_TIMEOUT_S = 1.5
 ITEM_TIMEOUT_S = 0.25
@@ -55,18 +59,35 @@ def _item_msg(sysid: int, compid: int, it: MissionItem) -> object:
     )  # fmt: skip
 
 
-def _legacy_item_msg(sysid: int, compid: int, it: MissionItem) -> object:
-    return mavlink2.MAVLink_mission_item_message(
-        sysid, compid, it.seq, it.frame, it.command, it.current, it.autocontinue,
-        it.param1, it.param2, it.param3, it.param4, it.x / 1e7, it.y / 1e7, it.z, int(it.mission_type),
-    )  # fmt: skip
-
-
 def _ours(link: MavLink, m: object, mission_type: int) -> bool:
     return (
         getattr(m, "target_system", link.gcs_sysid) in (0, link.gcs_sysid)
         and getattr(m, "mission_type", 0) == mission_type
     )
+
+
+def frame_name(frame: int) -> str:
+    entry = mavlink2.enums["MAV_FRAME"].get(frame)
+    return entry.name.removeprefix("MAV_FRAME_") if entry else str(frame)
+
+
+def _refusal(
+    link: MavLink,
+    sysid: int,
+    what: str,
+    result: int,
+    items: Sequence[MissionItem],
+    requested: set[int],
+    since_s: float,
+) -> str:
+    """The refusal in one line: which item, its command and frame, and the vehicle's reason
+    (MAV_MISSION_RESULT and the STATUSTEXT it sent with it)."""
+    text = f"vehicle {sysid}: {what} refused: {mission_result_name(result)}"
+    if requested:
+        it = items[max(requested)]
+        text += f" at item {it.seq} ({command_name(it.command)} in {frame_name(it.frame)})"
+    reason = link.recent_statustext(sysid, since_s)
+    return text + (f"; the vehicle said: {reason}" if reason else "")
 
 
 async def upload_plan(
@@ -87,7 +108,7 @@ async def upload_plan(
     with link.collect(sysid, ["MISSION_REQUEST_INT", "MISSION_REQUEST", "MISSION_ACK"]) as q:
         last: object = mavlink2.MAVLink_mission_count_message(sysid, compid, count, mt)
         link.send(last, sysid)
-        sent_at = time.monotonic()
+        sent_at = t0 = time.monotonic()
         rtt_s: float | None = None
         resent = False
         silent_s = 0.0
@@ -128,10 +149,9 @@ async def upload_plan(
                 if m.type == mavlink2.MAV_MISSION_INVALID_SEQUENCE:
                     # ArduPilot answers a duplicate (resent) item so; its request stands.
                     continue
+                await asyncio.sleep(0.1)  # the STATUSTEXT saying why may trail the ACK
                 raise MissionTransferError(
-                    f"vehicle {sysid}: {what} refused: {mission_result_name(m.type)}"
-                    + (f" at item {max(requested)}" if requested else ""),
-                    m.type,
+                    _refusal(link, sysid, what, m.type, items, requested, t0), m.type
                 )
             seq = m.seq
             if not 0 <= seq < count:
@@ -142,11 +162,7 @@ async def upload_plan(
                 rtt_s = sample if rtt_s is None else 0.8 * rtt_s + 0.2 * sample
             requested.add(seq)
             it = items[seq]
-            last = (
-                _item_msg(sysid, compid, it)
-                if t == "MISSION_REQUEST_INT"
-                else _legacy_item_msg(sysid, compid, it)
-            )
+            last = _item_msg(sysid, compid, it)
             link.send(last, sysid)
             sent_at = time.monotonic()
             resent = False
@@ -267,3 +283,43 @@ async def clear_plan(
                 )
             _check_link(link, sysid, what)
     raise Timeout(f"vehicle {sysid}: {what}: no MISSION_ACK after {retries + 1} tries")
+
+
+async def set_current(
+    link: MavLink,
+    sysid: int,
+    compid: int,
+    seq: int,
+    *,
+    timeout_s: float = ACK_TIMEOUT_S,
+    retries: int = RETRIES,
+) -> None:
+    """Make mission item `seq` (wire numbering) the current one with MISSION_SET_CURRENT.
+
+    The vehicle answers with MISSION_CURRENT, not an ACK (PX4 v1.16 refuses the command form
+    MAV_CMD_DO_SET_MISSION_CURRENT as UNSUPPORTED): the message is re-sent until a
+    MISSION_CURRENT names `seq`. An index the vehicle does not hold is refused by STATUSTEXT.
+    """
+    with link.collect(sysid, ["MISSION_CURRENT"]) as q:
+        for _ in range(retries + 1):
+            sent_at = time.monotonic()
+            link.send(mavlink2.MAVLink_mission_set_current_message(sysid, compid, seq), sysid)
+            deadline = sent_at + timeout_s
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    m = await asyncio.wait_for(q.get(), left)
+                except TimeoutError:
+                    break
+                if m.seq == seq:
+                    return
+            reason = link.recent_statustext(sysid, sent_at - 0.5)
+            if "not in list" in reason.lower():
+                raise MissionTransferError(
+                    f"vehicle {sysid}: mission item {seq} cannot be made current: {reason}",
+                    mavlink2.MAV_MISSION_INVALID_SEQUENCE,
+                )
+            _check_link(link, sysid, "set current mission item")
+    raise Timeout(
+        f"vehicle {sysid}: MISSION_CURRENT never named item {seq} after {retries + 1} "
+        "MISSION_SET_CURRENT messages"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -285,6 +285,42 @@ class MissionItem:
             f32(self.z),
             int(self.autocontinue),
         )
+
+
+# A download may name an item's frame differently from the upload: PX4 answers in int mode
+# with the _INT frame whatever frame the item came in; ArduPilot with the float one.
+_FRAME_CLASS = {0: 0, 5: 0, 3: 3, 6: 3, 10: 10, 11: 10}
+# Params an autopilot keeps of a positional item (PX4 v1.16 mavlink_mission.cpp, parse/format
+# mission item): NAV_WAYPOINT its hold time and acceptance radius, a fence vertex its vertex
+# count, ...; the rest (yaw, which PX4 also wraps to 0-360) comes back changed or as 0.
+_KEPT_PARAMS: dict[int, tuple[int, ...]] = {
+    16: (0, 1), 17: (2,), 19: (0, 2), 21: (1,), 22: (),
+    5001: (0,), 5002: (0,), 5003: (0,), 5004: (0,), 5100: (),
+}  # fmt: skip
+
+
+def _f32(v: float) -> float | str:
+    if math.isnan(v):
+        return "nan"
+    return struct.unpack("<f", struct.pack("<f", v))[0]
+
+
+def held_key(it: MissionItem) -> tuple[Any, ...]:
+    """What of an item survives a round trip through the autopilot (upload, then download)."""
+    frame = _FRAME_CLASS.get(it.frame, it.frame)
+    if it.frame == 2:  # MAV_FRAME_MISSION: every param is kept as sent
+        params = tuple(_f32(p) for p in it.params)
+    else:
+        kept = _KEPT_PARAMS.get(it.command, (0, 1, 2, 3))
+        params = tuple(_f32(it.params[i]) for i in kept)
+    return (it.seq, frame, it.command, params, int(it.x), int(it.y), _f32(it.z))
+
+
+def same_items(held: Sequence[MissionItem], ours: Sequence[MissionItem]) -> bool:
+    """Does the plan `held` (downloaded from the vehicle) hold exactly `ours`?"""
+    return len(held) == len(ours) and all(
+        held_key(a) == held_key(b) for a, b in zip(held, ours, strict=True)
+    )
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:

@@ -4,6 +4,7 @@ One vehicle, one object, whatever the backend (pymavlink for PX4 and ArduPilot, 
 PX4). Capabilities are grouped MAVSDK-style into small sub-objects::
 
     vehicle = await open_vehicle("udpin://0.0.0.0:14540", sysid=1, backend="pymavlink")
+    # (groundctl.link.manager.open_vehicle; backends join through groundctl.link.registry)
     vehicle.identity                      # sysid, autopilot, vehicle type, uid
     vehicle.telemetry.state()             # VehicleState snapshot (never blocks)
     async for st in vehicle.telemetry.subscribe(): ...   # every state change
@@ -53,7 +54,6 @@ __all__ = [
     "Params",
     "Telemetry",
     "Vehicle",
-    "open_vehicle",
 ]
 
 
@@ -111,9 +111,12 @@ class ChangeTrackingTelemetry(Telemetry):
     async def _changed_or(self, wait_s: float) -> None:
         changes = self._changes()
         changes.changed.clear()
-        # Also wake up now and then so link_ok / heartbeat age stay current.
+        # Also wake up now and then so link_ok / heartbeat age stay current. asyncio.timeout,
+        # not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives as the
+        # event is set, and a subscriber would then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changes.changed.wait(), wait_s)
+            async with asyncio.timeout(wait_s):
+                await changes.changed.wait()
 
     async def subscribe(self, min_interval_s: float = 0.0) -> AsyncIterator[VehicleState]:
         seen = -1
@@ -296,32 +299,3 @@ class Vehicle(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
-async def open_vehicle(
-    url: str,
-    *,
-    sysid: int | None = None,
-    backend: str = "pymavlink",
-    gcs_sysid: int = 255,
-    signing_key_file: str | None = None,
-    heartbeat_timeout_s: float = 3.0,
-    timeout_s: float = 30.0,
-) -> Vehicle:
-    """Connect to one vehicle at `url` (first one heard if `sysid` is None).
-
-    `backend` is "pymavlink" (PX4, ArduPilot) or "mavsdk" (PX4 only). Links are shared: two
-    vehicles on one URL use one socket (see `groundctl.link.manager.LinkManager` to manage
-    several links explicitly and to discover every vehicle on a link).
-    """
-    from groundctl.link.manager import default_manager
-
-    return await default_manager().vehicle(
-        url,
-        sysid=sysid,
-        backend=backend,
-        gcs_sysid=gcs_sysid,
-        signing_key_file=signing_key_file,
-        heartbeat_timeout_s=heartbeat_timeout_s,
-        timeout_s=timeout_s,
-    )

@@ -22,7 +22,8 @@ def _fleet(mavic3t, autopilot: str = "px4", **kw):
         speedup=SPEEDUP,
         seed=11,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         **kw,
     )
 
@@ -217,7 +218,8 @@ def test_gps_loss_and_motor_failure_land(mavic3t):
         speedup=SPEEDUP,
         seed=2,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
     ) as ft:
         gcs = [Gcs(v.ports.pymavlink_api, target=v.sysid) for v in ft.vehicles]
         for g in gcs:

@@ -26,7 +26,8 @@ def px4(mavic3t):
         speedup=SPEEDUP,
         seed=3,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
     ) as ft:
         gcs = Gcs(ft.vehicles[0].ports.pymavlink_api)
         yield ft, gcs
@@ -43,7 +44,8 @@ def ardupilot(mavic3t):
         speedup=SPEEDUP,
         seed=3,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         tcp_base_port=0,
     ) as ft:
         gcs = Gcs(ft.vehicles[0].ports.pymavlink_api)
@@ -142,7 +144,10 @@ def test_ardupilot_flies_mission_over_lossy_link(ardupilot):
     v.faults.loss_pct = 0
     last = len(items) - 1
     gcs.wait_until(lambda: gcs.reached[-1:] == [last], timeout=90, what="last item reached")
-    assert gcs.reached == list(range(1, len(items)))
+    # Every item flown in order; ArduPilot says MISSION_ITEM_REACHED once, and the ones sent
+    # while the link was still lossy may be missing on the ground.
+    assert v.reached == list(range(1, len(items)))
+    assert set(gcs.reached) <= set(v.reached) and gcs.reached == sorted(gcs.reached)
 
     v.faults.loss_pct = 20
     assert gcs.set_mode_ap(6) == M.MAV_RESULT_ACCEPTED  # RTL

@@ -226,7 +226,7 @@ def _fleet(world) -> SimFleet:
         home=(LAT0 - 0.0015, LON0, GROUND_M),
         seed=4,
         gcs_port=None,
-        api_base_port=None,
+        api_local_base_port=None,
         manual_clock=True,
         terrain=world_terrain(world),
     )

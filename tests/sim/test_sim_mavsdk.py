@@ -46,7 +46,9 @@ async def test_mavsdk_uploads_and_flies_mission_on_px4(mavic3t, via):
         speedup=10,
         seed=5,
         gcs_port=_free_udp_port() if via == "gcs" else None,
-        api_base_port=0 if via == "api" else None,
+        gcs_local_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0 if via == "api" else None,
     ) as fleet:
         v = fleet.vehicles[0]
         url = v.ports.api_url if via == "api" else v.ports.gcs_url

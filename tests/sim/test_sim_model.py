@@ -27,7 +27,7 @@ async def _fly_track(seed: int, mavic3t, wind_ms: float = 0.0) -> list[tuple[flo
         gust_ms=2.0,
         wind_ms=wind_ms,
         gcs_port=None,
-        api_base_port=None,
+        api_local_base_port=None,
         manual_clock=True,
     )
     async with fleet:
@@ -75,7 +75,7 @@ async def test_flown_hover_endurance_and_battery_curve(mavic3t):
         home=HOME,
         seed=1,
         gcs_port=None,
-        api_base_port=None,
+        api_local_base_port=None,
         manual_clock=True,
     ) as fleet:
         v = fleet.vehicles[0]
@@ -114,7 +114,7 @@ async def test_px4_armed_in_mission_mode_takes_off_and_flies_it(mavic3t):
         home=HOME,
         seed=1,
         gcs_port=None,
-        api_base_port=None,
+        api_local_base_port=None,
         manual_clock=True,
     ) as fleet:
         v = fleet.vehicles[0]
@@ -157,7 +157,7 @@ async def test_turning_back_fixed_wing_needs_its_turn_radius(name, min_m, max_m)
         home=HOME,
         seed=1,
         gcs_port=None,
-        api_base_port=None,
+        api_local_base_port=None,
         manual_clock=True,
     ) as fleet:
         v = fleet.vehicles[0]
@@ -189,7 +189,7 @@ async def test_orbit_and_circle_modes(mavic3t, autopilot):
         home=HOME,
         seed=1,
         gcs_port=None,
-        api_base_port=None,
+        api_local_base_port=None,
         manual_clock=True,
     ) as fleet:
         v = fleet.vehicles[0]

@@ -22,7 +22,8 @@ def _fleet(airframe, autopilot="px4", vehicles=1, **kw) -> SimFleetThread:
         airframe=airframe,
         home=HOME,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         **kw,
     )
 
@@ -150,7 +151,10 @@ def test_flight_commands_px4(mavic3t):
         ]
         assert gcs.upload(items).type == 0
         assert gcs.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == 0
-        assert gcs.command(M.MAV_CMD_DO_SET_MISSION_CURRENT, 2) == 0
+        # PX4 v1.16 refuses the command and honours the message (MISSION_CURRENT says so).
+        assert gcs.command(M.MAV_CMD_DO_SET_MISSION_CURRENT, 2) == M.MAV_RESULT_UNSUPPORTED
+        gcs.conn.mav.mission_set_current_send(1, 1, 2)
+        gcs.wait_type("MISSION_CURRENT", lambda m: m.seq == 2)
         assert gcs.command(M.MAV_CMD_MISSION_START) == 0
         gcs.wait_until(lambda: 2 in gcs.reached, 60, "item 2")
         assert 1 not in gcs.reached  # started at item 2

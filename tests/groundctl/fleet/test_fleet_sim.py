@@ -143,7 +143,7 @@ async def test_low_battery_ends_sortie_and_next_resumes_where_it_stopped(tmp_pat
         orch = orchestrator(plan, fleet, vehicles, tmp_path / "op.sqlite", sim)
         run = asyncio.create_task(orch.run())
         await wait_until(lambda: orch.views["a"].lanes_swept >= 2, 90, "two lanes swept")
-        sim.vehicle("a").faults.set_battery(29.0)  # under reserve 25% + margin + way home
+        sim.vehicle("a").faults.set_battery(23.0)  # under the reserve (25%)
         swept_before = set(orch.swept)
         await asyncio.wait_for(run, timeout=150)
         assert orch.fraction_swept == 1.0
@@ -331,6 +331,68 @@ async def test_mixed_backends_pymavlink_and_mavsdk_sweep_together(tmp_path):
         await asyncio.wait_for(orch.run(), timeout=150)
         assert orch.fraction_swept == 1.0 and orch.lost == set()
         assert orch.uploads["py"] > 0 and orch.uploads["ms"] > 0
+    finally:
+        await mgr.close()
+        await sim.stop()
+
+
+async def test_a_real_drone_waits_for_a_fresh_battery(tmp_path):
+    """No swap hook (a real drone): short of battery for its sortie, the drone stays down and
+    says so until it reports a battery good enough, then flies."""
+    plan = make_plan(segments=1, lanes_per_sortie=2)
+    sim = await start_sim(plan, 1, speedup=SPEEDUP)
+    mgr = LinkManager(gcs_sysid=245)
+    sim.name_drones(["a"])
+    try:
+        fleet, vehicles = await connect(sim, mgr, ["a"])
+        orch = orchestrator(plan, fleet, vehicles, tmp_path / "op.sqlite", sim)
+        orch.battery_swap = None
+        lines: list[str] = []
+        orch.journal.notify = lines.append
+        v = sim.vehicle("a")
+        v.faults.set_battery(20.0)  # the sortie needs ~26 %
+        run = asyncio.create_task(orch.run())
+        await wait_until(lambda: any("swap the battery" in x for x in lines), 30, "swap request")
+        await asyncio.sleep(2.0)
+        assert not v.armed and orch.views["a"].phase == "battery swap"
+        assert not [c for c in orch.journal.store.commands() if c.command == "arm"]
+        v.faults.set_battery(100.0)  # the crew put a fresh one in
+        await asyncio.wait_for(run, timeout=120)
+        assert orch.fraction_swept == 1.0
+    finally:
+        await mgr.close()
+        await sim.stop()
+
+
+async def test_sorties_that_sweep_nothing_are_not_flown_again_and_again(tmp_path):
+    """A drone whose battery runs low at every take-off: after two sorties that swept no lane
+    it is given up (no endless relaunch), and the search ends saying why."""
+    plan = make_plan(segments=1, lanes_per_sortie=3, lane_len_m=200)
+    sim = await start_sim(plan, 1, speedup=SPEEDUP)
+    mgr = LinkManager(gcs_sysid=245)
+    sim.name_drones(["a"])
+    try:
+        fleet, vehicles = await connect(sim, mgr, ["a"])
+        orch = orchestrator(plan, fleet, vehicles, tmp_path / "op.sqlite", sim)
+        v = sim.vehicle("a")
+
+        async def drain_at_takeoff() -> None:
+            drained = False
+            while True:
+                await asyncio.sleep(0.05)
+                if v.armed and v.alt_rel > 5 and not drained:
+                    v.faults.set_battery(22.0)
+                    drained = True
+                elif not v.armed:
+                    drained = False
+
+        drain = asyncio.create_task(drain_at_takeoff())
+        await asyncio.wait_for(orch.run(), timeout=150)
+        drain.cancel()
+        assert orch.lost == {"a"} and orch.fraction_swept == 0.0
+        assert "2 sorties in a row swept no lane" in orch.lost_why["a"]
+        assert len([s for s in orch.journal.store.sorties() if s.role == "search"]) == 2
+        assert orch.unswept_report()[0] == "3 of 3 lanes not swept"
     finally:
         await mgr.close()
         await sim.stop()

@@ -58,7 +58,7 @@ async def flying(n: int = 1, autopilot: str = "px4", **kw):
     try:
         async with sim.SimFleet(
             vehicles=n, autopilot=autopilot, home=HOME, speedup=SPEEDUP, seed=1,
-            gcs_port=link.local_port, api_base_port=0, tcp_base_port=0, **kw,
+            gcs_port=link.local_port, gcs_local_base_port=0, api_base_port=None, api_local_base_port=0, tcp_base_port=0, **kw,
         ) as fleet:  # fmt: skip
             yield link, fleet
     finally:
@@ -192,7 +192,8 @@ async def test_ardupilot_over_tcp_and_params() -> None:
         speedup=SPEEDUP,
         seed=2,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         tcp_base_port=0,
     ) as fleet:
         mgr = LinkManager(gcs_sysid=250)
@@ -309,7 +310,8 @@ async def test_mavsdk_backend_flies_a_mission_on_px4() -> None:
         speedup=SPEEDUP,
         seed=3,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         tcp_base_port=0,
     ) as fleet:
         v = await MavsdkVehicle.connect(fleet.vehicles[0].ports.api_url, sysid=1, timeout_s=30)
@@ -387,7 +389,8 @@ async def test_open_vehicle_udpout_gcs_sysid_and_link_released() -> None:
         speedup=SPEEDUP,
         seed=4,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         tcp_base_port=0,
     ) as fleet:
         sv = fleet.vehicles[0]
@@ -422,7 +425,8 @@ async def test_tcp_link_reconnects_after_the_autopilot_restarts() -> None:
         home=HOME,
         speedup=SPEEDUP,
         gcs_port=None,
-        api_base_port=0,
+        api_base_port=None,
+        api_local_base_port=0,
         tcp_base_port=port,
     )
     mgr = LinkManager(heartbeat_timeout_s=1.5)
