@@ -4,8 +4,9 @@ Decodes with pymavlink (MAVLink 2, one parser per peer so interleaved datagrams 
 different vehicles never mix), routes every message by (sysid, compid) of the autopilot that
 sent it, sends the GCS HEARTBEAT at 1 Hz, discovers vehicles and identifies them
 (HEARTBEAT + AUTOPILOT_VERSION via REQUEST_MESSAGE), detects duplicate system ids through the
-AUTOPILOT_VERSION uid, and declares a vehicle's link lost after `heartbeat_timeout_s`
-(restored when heartbeats return). State lives here and in the vehicle objects, never in the
+AUTOPILOT_VERSION uid (behind one address), shuts out any other source that claims a known
+system id without proving the same uid (`identity.SourceGuard`), and declares a vehicle's
+link lost after `heartbeat_timeout_s` (restored when heartbeats return). State lives here and in the vehicle objects, never in the
 socket, so a dropped connection loses nothing.
 """
 
@@ -16,9 +17,7 @@ import contextlib
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ os.environ.setdefault("MAVLINK20", "1")
 from pymavlink.dialects.v20 import common as mavlink2
 
 from groundctl.errors import LinkError
+from groundctl.link.identity import SourceGuard, VehicleRecord, version_uid
 from groundctl.link.transport import Address, Transport, make_transport
 from groundctl.link.types import Autopilot, LinkEvent, LinkEventKind, StatusText
 from groundctl.link.url import Endpoint, parse_url
@@ -74,27 +74,6 @@ def load_signing_key(path: str | Path) -> bytes:
     return key
 
 
-@dataclass
-class VehicleRecord:
-    """What the link knows about one system id: identity and liveness."""
-
-    sysid: int
-    compid: int
-    autopilot: Autopilot
-    mav_type: int
-    address: Address
-    addresses: set[Address] = field(default_factory=set)
-    last_heartbeat_s: float = 0.0
-    link_ok: bool = True
-    uid: int | None = None
-    uids: set[int] = field(default_factory=set)
-    firmware: str | None = None
-    capabilities: int = 0
-    duplicate: bool = False
-    statustexts: deque[StatusText] = field(default_factory=lambda: deque(maxlen=32))
-    version_requested_s: float = 0.0
-
-
 class MavLink:
     """An open MAVLink connection. Use `await MavLink.open(url, ...)`."""
 
@@ -129,6 +108,7 @@ class MavLink:
         self._tasks: list[asyncio.Task[None]] = []
         self._discovered = asyncio.Condition()
         self.command_locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self._guard = SourceGuard(self, _AUTOPILOTS)
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -232,15 +212,19 @@ class MavLink:
         if sysid == self.gcs_sysid and compid == self.gcs_compid:
             return  # our own heartbeat echoed by a router
         rec = self.vehicles.get(sysid)
+        # Another source for a known sysid: merged only once it proves to be the same
+        # autopilot; a second vehicle or a spoofer never touches this one's state.
+        if (
+            rec is not None
+            and compid == rec.compid
+            and addr not in rec.addresses
+            and not self._guard.admit(rec, m, addr)
+        ):
+            return
         if mtype == "HEARTBEAT":
             rec = self._on_heartbeat(m, sysid, compid, addr, rec)
         if rec is None or compid != rec.compid:
             return  # not an autopilot we know; other components are not mixed in
-        if addr not in rec.addresses:
-            rec.addresses.add(addr)
-            rec.address = addr
-            # A second source for one sysid: ask who it is, a duplicate shows up as another uid.
-            self._request_version(rec, addr)
         if mtype == "AUTOPILOT_VERSION":
             self._on_version(rec, m)
         elif mtype == "STATUSTEXT":
@@ -286,8 +270,11 @@ class MavLink:
             self._request_version(rec, None)
         return rec
 
-    def _request_version(self, rec: VehicleRecord, addr: Address | None = None) -> None:
-        rec.version_requested_s = time.monotonic()
+    def _request_version(
+        self, rec: VehicleRecord, addr: Address | None = None, *, remember: bool = True
+    ) -> None:
+        if remember:
+            rec.version_requested_s = time.monotonic()
         msg = mavlink2.MAVLink_command_long_message(
             rec.sysid, rec.compid, mavlink2.MAV_CMD_REQUEST_MESSAGE, 0,
             mavlink2.MAVLINK_MSG_ID_AUTOPILOT_VERSION, 0, 0, 0, 0, 0, 0,
@@ -298,7 +285,7 @@ class MavLink:
             self._transport.send(buf, a)
 
     def _on_version(self, rec: VehicleRecord, m: Message) -> None:
-        uid = int(m.uid) or int.from_bytes(bytes(getattr(m, "uid2", b"") or b""), "little")
+        uid = version_uid(m)
         v = m.flight_sw_version
         rec.firmware = f"{(v >> 24) & 0xFF}.{(v >> 16) & 0xFF}.{(v >> 8) & 0xFF}"
         rec.capabilities = int(m.capabilities)
@@ -346,9 +333,8 @@ class MavLink:
                         rec.sysid,
                         f"no heartbeat for {now - rec.last_heartbeat_s:.1f} s",
                     )
-                    # The next source to speak for this sysid (a rebooted vehicle may come
-                    # back on another port) is re-learned.
-                    rec.addresses = set()
+                    # A rebooted vehicle may come back on another port: that source is
+                    # adopted once its uid matches (identity.SourceGuard), never blindly.
 
     # -- subscriptions ---------------------------------------------------------------------
 
