@@ -97,6 +97,7 @@ async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bo
             )
 
     await asyncio.gather(*(settled(v) for v in orch.vehicles.values()))
+    distances, reaches = _plan_within_reach(orch)
     results = {}
     for name, v in orch.vehicles.items():
         fence_ok = True
@@ -120,10 +121,43 @@ async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bo
                 battery_pct=st.battery.remaining_pct if st.battery else None,
                 battery_needed_pct=min(100.0, orch.sortie_need_pct(name, need)),
                 fence_uploaded=fence_ok,
+                plan_distance_m=distances[name],
+                reach_m=reaches[name],
             )
         )
     console.print(preflight.go_no_go_table(results))
     return {n: preflight.is_go(c) for n, c in results.items()}
+
+
+def _plan_within_reach(orch: Orchestrator) -> tuple[dict[str, float | None], dict[str, float]]:
+    """Each drone's distance from its home to the plan's nearest waypoint, and its reach.
+
+    Refuses (before anything is uploaded or armed) a plan out of reach of every drone that
+    reports a home: a plan kilometres away is a wrong area (swapped latitude/longitude, another
+    site's file), never something to take off for."""
+    from groundctl.fleet import preflight
+
+    lats, lons = preflight.plan_points(orch.plan)
+    distances: dict[str, float | None] = {}
+    reaches: dict[str, float] = {}
+    for name, v in orch.vehicles.items():
+        home = v.telemetry.state().home
+        reaches[name] = preflight.reach_m(orch.airframe(name))
+        distances[name] = (
+            None if home is None else preflight.nearest_m((home.lat, home.lon), lats, lons)
+        )
+    known = {n: d for n, d in distances.items() if d is not None}
+    if known and all(d > reaches[n] for n, d in known.items()):
+        name = min(known, key=lambda n: known[n])
+        home = orch.vehicles[name].telemetry.state().home
+        assert home is not None
+        raise GroundctlError(
+            f"plan {orch.plan.name!r} is {preflight.fmt_km(known[name])} from the nearest drone "
+            f"home ({name} at {home.lat:.5f}, {home.lon:.5f}), beyond its reach of "
+            f"{preflight.fmt_km(reaches[name])}; nothing was armed. Is it the right area "
+            "(latitude and longitude not swapped)?"
+        )
+    return distances, reaches
 
 
 async def _interrupted(

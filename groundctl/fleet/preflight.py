@@ -1,18 +1,24 @@
 """Pre-flight checks and the go/no-go table. Evaluation is pure; the table is rich.
 
 Each drone gets the same checks: link alive, GPS 3D fix with enough satellites, home set,
-battery enough for its sortie (from the airframe's endurance and reserve), geofence uploaded.
-One failed check is a no-go for that drone; the others still fly.
+battery enough for its sortie (from the airframe's endurance and reserve), geofence uploaded,
+and the plan within reach of its home (half the airframe's range on one battery). One failed
+check is a no-go for that drone; the others still fly. `fly` refuses a plan out of reach of
+every drone outright (a swapped latitude/longitude puts it on another continent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from rich.table import Table
 
 from groundctl.config import AirframeConfig
+from missions.geodesy import GEOD
+from missions.plan import Plan
 
 MIN_SATELLITES = 6
 MAX_HEARTBEAT_AGE_S = 3.0
@@ -31,6 +37,8 @@ class PreflightState:
     battery_pct: float | None
     battery_needed_pct: float
     fence_uploaded: bool
+    plan_distance_m: float | None = None  # home to the plan's nearest point (None: no home)
+    reach_m: float = math.inf  # how far from home the drone can go and come back
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,31 @@ class Check:
 def battery_needed_pct(flight_s: float, airframe: AirframeConfig) -> float:
     """Battery a flight of `flight_s` uses, plus the airframe's reserve, in percent."""
     return flight_s / (airframe.endurance_min * 60.0) * 100.0 + airframe.battery_reserve_pct
+
+
+def reach_m(airframe: AirframeConfig) -> float:
+    """How far from home a drone can fly and still come back: half its range on one battery."""
+    return airframe.usable_endurance_s * airframe.cruise_speed_ms / 2.0
+
+
+def plan_points(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Every waypoint of the plan (what a drone flies to), as (lats, lons)."""
+    pts = [(w.lat, w.lon) for seg in plan.segments for so in seg.sorties for w in so.waypoints]
+    arr = np.asarray(pts, dtype=float).reshape(-1, 2)
+    return arr[:, 0], arr[:, 1]
+
+
+def nearest_m(home: tuple[float, float], lats: Iterable[float], lons: Iterable[float]) -> float:
+    """Geodesic distance from `home` (lat, lon) to the nearest of the points."""
+    la, lo = np.asarray(list(lats), dtype=float), np.asarray(list(lons), dtype=float)
+    if la.size == 0:
+        return 0.0
+    _, _, d = GEOD.inv(np.full(la.size, home[1]), np.full(la.size, home[0]), lo, la)
+    return float(np.min(d))
+
+
+def fmt_km(m: float) -> str:
+    return f"{m / 1000:,.1f} km" if m < 100_000 else f"{m / 1000:,.0f} km"
 
 
 def evaluate(s: PreflightState) -> tuple[Check, ...]:
@@ -72,7 +105,16 @@ def evaluate(s: PreflightState) -> tuple[Check, ...]:
             + ("" if ok else "; swap the battery or shorten the sortie"),
         )
     fence = Check("geofence", s.fence_uploaded, "uploaded" if s.fence_uploaded else "not uploaded")
-    return (link, gps, home, bat, fence)
+    d = s.plan_distance_m
+    reach = Check(
+        "reach",
+        d is None or d <= s.reach_m,  # no home: the home check says so
+        "-"
+        if d is None
+        else f"plan {fmt_km(d)} from home"
+        + ("" if d <= s.reach_m else f" (reach {fmt_km(s.reach_m)})"),
+    )
+    return (link, gps, home, bat, fence, reach)
 
 
 def is_go(checks: Sequence[Check]) -> bool:

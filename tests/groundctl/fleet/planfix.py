@@ -12,8 +12,12 @@ M_LAT = 1 / 111_200.0
 M_LON = 1 / 75_200.0
 
 
+_origin = [ORIGIN]
+
+
 def at(north_m: float, east_m: float) -> tuple[float, float]:
-    return (ORIGIN[0] + north_m * M_LAT, ORIGIN[1] + east_m * M_LON)
+    o = _origin[0]
+    return (o[0] + north_m * M_LAT, o[1] + east_m * M_LON)
 
 
 def make_plan(
@@ -24,6 +28,25 @@ def make_plan(
     spacing_m: float = 20.0,
     alt_m: float = 30.0,
     speed_ms: float = 10.0,
+    origin: tuple[float, float] = ORIGIN,
+) -> Plan:
+    _origin[0] = origin
+    try:
+        return _make_plan(
+            segments, lanes_per_sortie, sorties_per_segment, lane_len_m, spacing_m, alt_m, speed_ms
+        )
+    finally:
+        _origin[0] = ORIGIN
+
+
+def _make_plan(
+    segments: int,
+    lanes_per_sortie: int,
+    sorties_per_segment: int,
+    lane_len_m: float,
+    spacing_m: float,
+    alt_m: float,
+    speed_ms: float,
 ) -> Plan:
     segs = []
     lane_id = 0

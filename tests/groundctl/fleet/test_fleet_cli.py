@@ -265,3 +265,32 @@ def test_fly_sim_multi_sortie_plan_sweeps_everything(tmp_path, run_cli):
     swaps = [e for e in store.events() if e.kind == "battery_swap"]
     assert {e.sysid for e in swaps} == {1, 2}
     assert not [e for e in store.events() if e.kind == "low_battery"]
+
+
+def test_fly_refuses_a_plan_out_of_reach_of_every_drone(tmp_path, run_cli):
+    """Issue #18 item 3: a plan (from a wrong area) 4,300 km from the drones, simulated at
+    their usual field. `fly` refuses before anything is armed: exit 2, one line naming the
+    distance."""
+    pytest.importorskip("sim.fleet")
+    plan = tmp_path / "p.json"
+    far = (47.3977 - 38.7, 8.5456)  # 38.7 degrees of latitude south: about 4,300 km
+    make_plan(segments=2, lanes_per_sortie=2, origin=far).dump(plan)
+    sim, urls = _sim_cli(tmp_path, "--vehicles", "2")
+    try:
+        assert len(urls) == 2, urls
+        r = run_cli(
+            "fly", str(plan), "--connect", urls[0], "--connect", urls[1], "--no-live",
+            "--db", "op.sqlite", timeout=120,
+        )  # fmt: skip
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    km = re.search(r"is ([\d,]+) km from the nearest drone home", lines[0])
+    assert km and 4_200 < int(km.group(1).replace(",", "")) < 4_400, lines[0]
+    assert "nothing was armed" in lines[0]
+    s = Store.open(tmp_path / "op.sqlite")
+    assert not [c for c in s.commands() if c.command in ("arm", "ARM", "takeoff", "start_mission")]
+    s.close()

@@ -6,6 +6,7 @@ import pytest
 
 from groundctl import config
 from groundctl.fleet import assign, preflight, progress, relay
+from tests.groundctl.fleet.planfix import make_plan
 
 BASE = (47.0, 8.0)
 
@@ -134,6 +135,8 @@ def _state(**kw):
         battery_pct=95,
         battery_needed_pct=60,
         fence_uploaded=True,
+        plan_distance_m=400.0,
+        reach_m=20_000.0,
     )
     return preflight.PreflightState(**{**base, **kw})
 
@@ -149,10 +152,23 @@ def test_preflight_go_and_each_no_go_reason():
         (dict(battery_pct=50), "battery"),
         (dict(battery_pct=None), "battery"),
         (dict(fence_uploaded=False), "geofence"),
+        (dict(plan_distance_m=4_300_000.0), "reach"),
     ]:
         checks = preflight.evaluate(_state(**bad))
         assert not preflight.is_go(checks)
         assert [c.name for c in checks if not c.ok] == [check]
+
+
+def test_reach_is_half_the_range_and_distance_is_to_the_nearest_waypoint():
+    af = config.airframe("mavic3t")
+    assert preflight.reach_m(af) == pytest.approx(af.usable_endurance_s * af.cruise_speed_ms / 2)
+    plan = make_plan()
+    lats, lons = preflight.plan_points(plan)
+    home = plan.segments[0].launch
+    assert preflight.nearest_m(home, lats, lons) < 100
+    assert 4_200_000 < preflight.nearest_m((home[0] - 38.7, home[1]), lats, lons) < 4_400_000
+    swapped = (home[1], home[0])  # latitude and longitude swapped
+    assert preflight.nearest_m(swapped, lats, lons) > 5_000_000
 
 
 def test_go_no_go_table_names_every_drone_and_verdict():
