@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from groundctl import config
-from groundctl.errors import ConfigError
+from groundctl.errors import ConfigError, GroundctlError
 
 CONNECTION_SCHEMES = (
     "udp://",
@@ -129,6 +129,12 @@ class VehicleConfig(_Strict):
     def _mavsdk_is_px4_only(self) -> VehicleConfig:
         if self.backend == "mavsdk" and self.autopilot == "ardupilot":
             raise ValueError("backend mavsdk flies PX4 only; use backend: pymavlink for ArduPilot")
+        if self.backend == "mavsdk" and self.signing_key_file is not None:
+            # MAVSDK-Python has no signing API: the key would be silently unused.
+            raise ValueError(
+                "backend mavsdk cannot sign MAVLink (MAVSDK-Python has no signing API), so "
+                "signing_key_file would be ignored; use backend: pymavlink to sign"
+            )
         return self
 
 
@@ -226,7 +232,56 @@ def parse_fleet(data: Any, source: str, user_file: Path | None = None) -> FleetC
                     f"{key}.signing_key_file",
                     f"key file {path} not found; write the 32-byte key (hex or raw) there",
                 )
+    _one_key_per_link(fleet, base, source)
     return fleet
+
+
+def _link_key(url: str) -> str:
+    """Vehicles whose URLs name the same socket share one link (`LinkManager`)."""
+    from groundctl.link.url import parse_url
+
+    try:
+        return str(parse_url(url))
+    except GroundctlError:
+        return url
+
+
+def _one_key_per_link(fleet: FleetConfig, base: Path, source: str) -> None:
+    """A link signs everything or nothing, with one key: vehicles sharing a link must agree,
+    or one of them would fly unsigned (or be unreachable) without a word."""
+    from groundctl.link.link import load_signing_key
+
+    links: dict[str, list[tuple[int, VehicleConfig]]] = {}
+    for i, v in enumerate(fleet.vehicles):
+        links.setdefault(_link_key(v.connection), []).append((i, v))
+    for url, group in links.items():
+        keys: dict[str, bytes | None] = {}
+        for i, v in group:
+            f = v.signing_key_file
+            try:
+                keys[v.name] = (
+                    None if f is None else load_signing_key(f if f.is_absolute() else base / f)
+                )
+            except GroundctlError as exc:
+                raise ConfigError(
+                    source, f"fleet.vehicles.{i}.signing_key_file", str(exc)
+                ) from None
+        if len(set(keys.values())) <= 1:
+            continue
+        first = keys[group[0][1].name]
+        i = next(i for i, v in group if keys[v.name] != first)
+        names = ", ".join(keys)
+        with_key = [n for n, k in keys.items() if k is not None]
+        if None in keys.values():
+            why = f"only {', '.join(with_key)} {'has' if len(with_key) == 1 else 'have'} a key"
+        else:
+            why = "their keys differ"
+        raise ConfigError(
+            source,
+            f"fleet.vehicles.{i}.signing_key_file",
+            f"vehicles {names} share the link {url} but {why}; one link signs every packet "
+            "with one key: give them all the same signing_key_file, or none",
+        )
 
 
 def load_fleet(path: Path, user_file: Path | None = None) -> FleetConfig:

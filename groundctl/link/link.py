@@ -52,6 +52,10 @@ _NOT_AUTOPILOT_TYPES = {
 }
 
 
+# With a signing key, only RADIO_STATUS from a local radio may come unsigned (as ArduPilot).
+_UNSIGNED_OK = frozenset({mavlink2.MAVLINK_MSG_ID_RADIO_STATUS})
+
+
 def load_signing_key(path: str | Path) -> bytes:
     """A MAVLink 2 signing key: 32 raw bytes, or 64 hex digits, in a file."""
     p = Path(path).expanduser()
@@ -165,10 +169,7 @@ class MavLink:
             mav.signing.sign_outgoing = True
             mav.signing.link_id = 0
             mav.signing.timestamp = int((max(time.time(), 1420070400) - 1420070400) * 1e5)
-            # Only RADIO_STATUS from a local radio may come unsigned (as ArduPilot allows).
-            mav.signing.allow_unsigned_callback = lambda _m, msgid: (
-                msgid == mavlink2.MAVLINK_MSG_ID_RADIO_STATUS
-            )
+            mav.signing.allow_unsigned_callback = lambda _m, msgid: msgid in _UNSIGNED_OK
         return mav
 
     def send(self, msg: Message, sysid: int | None = None) -> None:
@@ -205,6 +206,15 @@ class MavLink:
         if mtype == "BAD_DATA":
             if "signature" in str(getattr(m, "reason", "")).lower():
                 self.bad_signatures += 1
+            return
+        if (
+            self.signing_key is not None
+            and not m.get_signed()
+            and m.get_msgId() not in _UNSIGNED_OK
+        ):
+            # pymavlink checks signatures of the messages it knows only: one of an id missing
+            # from its dialect comes back unsigned as UNKNOWN_<id>, and is dropped here.
+            self.bad_signatures += 1
             return
         self.messages_received += 1
         sysid = m.get_srcSystem()

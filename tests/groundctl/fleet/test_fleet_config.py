@@ -127,3 +127,61 @@ def test_vehicles_sharing_a_link_need_their_sysids(tmp_path):
     )
     fleet = load_fleet(write(tmp_path, text))
     assert [v.sysid for v in fleet.vehicles] == [1, 2]
+
+
+def test_mavsdk_with_a_signing_key_is_refused(tmp_path):
+    """Issue #18 item 4: MAVSDK-Python cannot sign; the key must not be silently unused."""
+    (tmp_path / "k.key").write_bytes(b"\x01" * 32)
+    text = GOOD.replace(
+        "airframe: mavic3t", "airframe: mavic3t\n    backend: mavsdk\n    signing_key_file: k.key"
+    )
+    with pytest.raises(ConfigError, match="backend mavsdk cannot sign") as err:
+        load_fleet(write(tmp_path, text))
+    assert "\n" not in str(err.value)
+
+
+SHARED = """
+operation: t1
+vehicles:
+  - name: a
+    connection: udpin://0.0.0.0:14550
+    airframe: mavic3t
+    sysid: 1{a}
+  - name: b
+    connection: {b_url}
+    airframe: mavic3t
+    sysid: 2{b}
+"""
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "b_url", "why"),
+    [
+        ("", "k1.key", "udpin://0.0.0.0:14550", "only b has a key"),
+        ("k1.key", "", "udpin:0.0.0.0:14550", "only a has a key"),  # same socket, other spelling
+        ("k1.key", "k2.key", "udpin://0.0.0.0:14550", "their keys differ"),
+    ],
+)
+def test_vehicles_sharing_a_link_must_share_its_key(tmp_path, a, b, b_url, why):
+    (tmp_path / "k1.key").write_bytes(b"\x01" * 32)
+    (tmp_path / "k2.key").write_text("02" * 32)
+    key = "\n    signing_key_file: {}"
+    text = SHARED.format(a=key.format(a) if a else "", b=key.format(b) if b else "", b_url=b_url)
+    with pytest.raises(ConfigError, match="one link signs every packet") as err:
+        load_fleet(write(tmp_path, text))
+    assert why in err.value.reason and "udpin://0.0.0.0:14550" in err.value.reason
+    assert err.value.key.endswith("signing_key_file")
+
+
+def test_vehicles_sharing_a_link_with_one_key_load(tmp_path):
+    (tmp_path / "k1.key").write_bytes(b"\x01" * 32)
+    (tmp_path / "same.key").write_text("01" * 32)  # the same key, written as hex
+    key = "\n    signing_key_file: {}"
+    text = SHARED.format(
+        a=key.format("k1.key"), b=key.format("same.key"), b_url="udpin://0.0.0.0:14550"
+    )
+    fleet = load_fleet(write(tmp_path, text))
+    assert fleet.vehicle("b").signing_key_file == tmp_path / "same.key"
+    # different links may use different keys, or none
+    text = SHARED.format(a=key.format("k1.key"), b="", b_url="udpin://0.0.0.0:14551")
+    assert load_fleet(write(tmp_path, text)).vehicle("b").signing_key_file is None
