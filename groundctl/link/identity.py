@@ -129,11 +129,9 @@ class SourceGuard:
     def _adopt(self, rec: VehicleRecord, addr: Address, why: str) -> bool:
         rec.suspects.pop(addr, None)
         rec.ignored -= 1
-        if rec.link_ok:
-            rec.addresses.add(addr)  # a second path to the same autopilot
-        else:
-            rec.addresses = {addr}  # the old one is gone (reboot onto another port)
-            rec.address = addr
+        # A second path to the same autopilot; or, its own link lost, the one it came back on
+        # (a reboot onto another port), which replaces the old.
+        self.link.own_address(rec, addr, replace=not rec.link_ok)
         log.info("%s: vehicle %d also heard at %s (%s)", self.link.url, rec.sysid, addr, why)
         return True
 

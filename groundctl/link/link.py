@@ -1,7 +1,7 @@
 """One MAVLink connection shared by several vehicles.
 
-Decodes with pymavlink (MAVLink 2, one parser per peer so interleaved datagrams from
-different vehicles never mix), routes every message by (sysid, compid) of the autopilot that
+Decodes with pymavlink (MAVLink 2, one parser per source so interleaved datagrams from
+different vehicles never mix; bounded, see `parsers`), routes every message by (sysid, compid) of the autopilot that
 sent it, sends the GCS HEARTBEAT at 1 Hz, discovers vehicles and identifies them
 (HEARTBEAT + AUTOPILOT_VERSION via REQUEST_MESSAGE), detects duplicate system ids through the
 AUTOPILOT_VERSION uid (behind one address), shuts out any other source that claims a known
@@ -26,6 +26,7 @@ from pymavlink.dialects.v20 import common as mavlink2
 
 from groundctl.errors import LinkError
 from groundctl.link.identity import SourceGuard, VehicleRecord, version_uid
+from groundctl.link.parsers import ParserPool
 from groundctl.link.transport import Address, Transport, make_transport
 from groundctl.link.types import Autopilot, LinkEvent, LinkEventKind, StatusText
 from groundctl.link.url import Endpoint, parse_url
@@ -104,7 +105,7 @@ class MavLink:
         self.messages_received = 0
         self.bad_signatures = 0
         self._transport: Transport = make_transport(endpoint)
-        self._parsers: dict[Address, mavlink2.MAVLink] = {}
+        self._parsers = ParserPool(self._new_parser)
         self._encoder = self._new_mav()
         self._listeners: dict[int, list[Listener]] = {}
         self._all_listeners: list[Listener] = []
@@ -172,6 +173,24 @@ class MavLink:
             mav.signing.allow_unsigned_callback = lambda _m, msgid: msgid in _UNSIGNED_OK
         return mav
 
+    def _new_parser(self) -> mavlink2.MAVLink:
+        parser = self._new_mav()
+        parser.signing.sign_outgoing = False
+        return parser
+
+    def own_address(self, rec: VehicleRecord, addr: Address, *, replace: bool = False) -> None:
+        """`addr` speaks for `rec` (its first heartbeat, or proved by its uid): its parser is
+        kept and the GCS heartbeat goes there. `replace`: the old addresses are gone."""
+        if replace:
+            for old in rec.addresses - {addr}:
+                self._parsers.unpin(old)
+                self._transport.forget_peer(old)
+            rec.addresses = set()
+            rec.address = addr
+        rec.addresses.add(addr)
+        self._parsers.pin(addr)
+        self._transport.add_peer(addr)
+
     def send(self, msg: Message, sysid: int | None = None) -> None:
         """Encode (signing if configured) and send, to the vehicle's address or to every peer."""
         buf = msg.pack(self._encoder)
@@ -187,10 +206,6 @@ class MavLink:
 
     def _on_data(self, data: bytes, addr: Address) -> None:
         parser = self._parsers.get(addr)
-        if parser is None:
-            parser = self._parsers[addr] = self._new_mav()
-            if self.signing_key is not None:
-                parser.signing.sign_outgoing = False
         try:
             msgs = parser.parse_buffer(data)
         except mavlink2.MAVError as e:
@@ -258,10 +273,10 @@ class MavLink:
                 autopilot=_AUTOPILOTS.get(m.autopilot, Autopilot.UNKNOWN),
                 mav_type=m.type,
                 address=addr,
-                addresses={addr},
                 last_heartbeat_s=now,
             )
             self.vehicles[sysid] = rec
+            self.own_address(rec, addr)
             log.info("%s: discovered vehicle %d (%s)", self.url, sysid, rec.autopilot)
             self._emit(LinkEventKind.DISCOVERED, sysid, f"{rec.autopilot} type {m.type}")
             self._request_version(rec, addr)

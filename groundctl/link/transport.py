@@ -1,8 +1,12 @@
 """Byte transports under a MAVLink link: UDP in/out, TCP and serial, all on the asyncio loop.
 
 A transport delivers `(data, address)` to a callback and sends bytes to one address or to
-every known peer. UDP-in learns peers from the datagrams it receives, so several vehicles
-talking to one GCS port are each answered at their own address. TCP and serial reconnect by themselves.
+every known peer. UDP-in is told its peers by the link (`add_peer`: the addresses vehicles
+speak from), never by whoever sends a datagram, so several vehicles talking to one GCS port
+are each answered at their own address and a flood from new ports costs no memory here.
+UDP sockets bind where the URL says (`udpin://0.0.0.0:P`: every interface); an outgoing
+`udpout://` socket binds the interface that reaches its peer (127.0.0.1 for a loopback
+peer), not every interface. TCP and serial reconnect by themselves.
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ class Transport:
     async def close(self) -> None:
         raise NotImplementedError
 
+    def add_peer(self, address: Address) -> None:
+        """A vehicle speaks from `address`: send broadcasts (the GCS heartbeat) there too."""
+
+    def forget_peer(self, address: Address) -> None:
+        """No vehicle speaks from `address` any more."""
+
     @property
     def local_port(self) -> int:
         return 0
@@ -55,6 +65,7 @@ class UdpTransport(Transport):
         self.peers = set()
         self._sock: socket.socket | None = None
         self._on_data: OnData | None = None
+        self._target: Address | None = None
 
     async def open(self, on_data: OnData) -> None:
         loop = asyncio.get_running_loop()
@@ -69,7 +80,8 @@ class UdpTransport(Transport):
             else:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                 addr = (socket.gethostbyname(ep.host), ep.port)
-                sock.bind(("0.0.0.0", 0))
+                sock.bind((_local_address_for(addr), 0))
+                self._target = addr
                 self.peers.add(addr)
         except OSError as e:
             sock.close()
@@ -84,7 +96,6 @@ class UdpTransport(Transport):
             return
         on_data = self._on_data
         assert on_data is not None
-        learn = self.endpoint.kind == "udpin"
         for _ in range(self.MAX_BATCH):
             try:
                 data, addr = sock.recvfrom(65536)
@@ -94,13 +105,23 @@ class UdpTransport(Transport):
                 # ICMP port unreachable while a vehicle is down: expected, it comes back.
                 log.debug("udp error: %s", e)
                 return
-            if learn:
-                self.peers.add(addr)
             on_data(data, addr)
 
     @property
     def local_port(self) -> int:
         return 0 if self._sock is None else self._sock.getsockname()[1]
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        return None if self._sock is None else self._sock.getsockname()
+
+    def add_peer(self, address: Address) -> None:
+        if self.endpoint.kind == "udpin":
+            self.peers.add(address)
+
+    def forget_peer(self, address: Address) -> None:
+        if address != self._target:
+            self.peers.discard(address)
 
     def send(self, data: bytes, address: Address | None = None) -> None:
         sock = self._sock
@@ -118,6 +139,23 @@ class UdpTransport(Transport):
                 asyncio.get_running_loop().remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
+
+
+def _local_address_for(peer: tuple[str, int]) -> str:
+    """The local address the system routes `peer` through (127.0.0.1 for a loopback peer),
+    so an outgoing socket does not also listen on every other interface. A broadcast peer, or
+    one with no route yet, gets every interface."""
+    if peer[0].startswith("127."):
+        return "127.0.0.1"
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(peer)  # no packet is sent: this only asks the routing table
+        local = probe.getsockname()[0]
+    except OSError:
+        return "0.0.0.0"
+    finally:
+        probe.close()
+    return "0.0.0.0" if peer[0].endswith(".255") or local == "0.0.0.0" else local
 
 
 class TcpTransport(Transport):
