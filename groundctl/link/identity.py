@@ -33,6 +33,7 @@ __all__ = ["GRACE_S", "SourceGuard", "VehicleRecord", "fmt_address", "version_ui
 GRACE_S = 3.0  # a suspect that has not proved its identity by then is an impostor
 ASK_EVERY_S = 1.0  # AUTOPILOT_VERSION requests to a suspect
 MAX_SUSPECTS = 16  # per vehicle, so a flood of spoofing ports cannot grow memory
+SUSPECT_IDLE_S = 5.0  # a suspect silent this long is forgotten (a one-datagram port)
 MAX_IMPOSTORS = 64
 
 
@@ -67,6 +68,7 @@ class VehicleRecord:
 @dataclass
 class Suspect:
     first_s: float
+    last_s: float = 0.0
     asked_s: float = 0.0
     uid: int | None = None
 
@@ -97,9 +99,13 @@ class SourceGuard:
         s = rec.suspects.get(addr)
         if s is None:
             if len(rec.suspects) >= MAX_SUSPECTS:
+                for a in [a for a, x in rec.suspects.items() if now - x.last_s > SUSPECT_IDLE_S]:
+                    del rec.suspects[a]
+            if len(rec.suspects) >= MAX_SUSPECTS:
                 rec.ignored += 1
                 return False
             s = rec.suspects[addr] = Suspect(now)
+        s.last_s = now
         rec.ignored += 1
         mtype = m.get_type()
         if mtype == "HEARTBEAT":

@@ -69,3 +69,45 @@ async def test_sockets_bind_where_the_url_says() -> None:
     finally:
         await out.close()
         await listen.close()
+
+
+async def test_a_spoofer_after_a_flood_of_one_shot_ports_is_still_caught() -> None:
+    """One-datagram ports fill the suspects of a vehicle; they are forgotten when idle, so a
+    source that keeps claiming the vehicle's system id later is still shut out and alarmed."""
+    from groundctl.link import LinkEventKind
+    from groundctl.link.identity import SUSPECT_IDLE_S
+
+    link = await MavLink.open("udpin://127.0.0.1:0", heartbeat_timeout_s=30.0)
+    to = ("127.0.0.1", link.local_port)
+    vehicle = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    vehicle.bind(("127.0.0.1", 0))
+    spoof = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    spoof.bind(("127.0.0.1", 0))
+    events, remove = link.event_queue()
+    try:
+        vehicle.sendto(_heartbeat(1), to)
+        rec = await link.wait_vehicle(1, 5)
+        for _ in range(100):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.sendto(_heartbeat(1), to)
+            s.close()
+        await asyncio.sleep(SUSPECT_IDLE_S + 0.5)
+        alarm = None
+        async with asyncio.timeout(10):
+            while alarm is None:
+                spoof.sendto(_heartbeat(1), to)
+                vehicle.sendto(_heartbeat(1), to)
+                await asyncio.sleep(0.2)
+                while not events.empty():
+                    ev = events.get_nowait()
+                    if ev.kind == LinkEventKind.DUPLICATE_SYSID:
+                        alarm = ev
+        port = spoof.getsockname()[1]
+        assert alarm.data["sources"][1] == f"127.0.0.1:{port}"
+        assert ("127.0.0.1", port) in rec.impostors and rec.addresses == {vehicle.getsockname()}
+    finally:
+        remove()
+        vehicle.close()
+        spoof.close()
+        await link.close()
