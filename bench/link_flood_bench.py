@@ -166,7 +166,13 @@ def main() -> None:
     r = asyncio.run(run(args.datagrams, args.settle_s))
     r["target"] = "rss_growth_mb within +-20"
     r["ok"] = abs(r["rss_growth_mb"]) <= 20
-    r["code"] = str(args.root)
+    if args.root.resolve() == HERE:
+        rev = subprocess.run(
+            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        r["code"] = f"this checkout at {rev or '?'}"
+    else:
+        r["code"] = str(args.root)
     r["machine"] = f"{platform.machine()} {os.cpu_count()} cpus, python {platform.python_version()}"
     width = max(len(k) for k in r)
     for k, val in r.items():
