@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from groundctl.cli import app
+from groundctl.cli import app, fly_summary, output
 from groundctl.cli.context import cli_context, report_console
 from groundctl.cli.fly_steps import (
     _connect,
@@ -21,6 +22,7 @@ from groundctl.cli.fly_steps import (
     _parse_latlon,
     _preflight_table,
 )
+from groundctl.cli.fly_summary import Outcome, final_fleet_table
 from groundctl.errors import ConfigError
 
 # The fleet, link and plan modules load inside the command: a broken import there must not
@@ -45,6 +47,8 @@ async def _fly(
     user_file: Path | None,
     console: Console,
     thermal: ThermalOptions | None = None,
+    plan_file: Path | None = None,
+    as_json: bool = False,
 ) -> int:
     from rich.live import Live
 
@@ -56,6 +60,7 @@ async def _fly(
     from groundctl.fleet.view import fleet_table
     from thermal.hit import Hit
 
+    started = time.monotonic()
     thermal = thermal or ThermalOptions()
     sim_handle = None
     swap = None
@@ -130,11 +135,18 @@ async def _fly(
             lost_after_s=max(5.0, fleet.lost_after_s / time_scale),
         )
         orch.assign_plan()
+
+        def finish(outcome: Outcome) -> int:
+            return fly_summary.report(
+                console, orch, plan_file or Path(plan.name), db, outcome,
+                time.monotonic() - started, as_json,
+            )  # fmt: skip
+
         go = await _preflight_table(orch, console)
         if not any(go.values()):
             journal.event("search_incomplete", "no drone is GO", severity="critical")
             console.print("[red]no drone is GO; fix the checks above and try again[/]")
-            return 1
+            return finish(Outcome("failed", 1, ["no drone is GO (see the pre-flight table)"]))
         for name, ok in go.items():
             if not ok and not orch._reattach.get(name):
                 console.print(f"[yellow]{name} is NO-GO: its segments go to the others[/]")
@@ -183,7 +195,7 @@ async def _fly(
 
         with (
             Live(render(), console=console, refresh_per_second=2, transient=False)
-            if live
+            if live and console.is_terminal
             else contextlib.nullcontext() as lv
         ):
             while not run.done() and not waiter.done():
@@ -191,10 +203,20 @@ async def _fly(
                 if lv is not None:
                     lv.update(render())
         if waiter.done() and not run.done():
-            return await _interrupted(orch, run, on_exit, signals[0], console, live_ops)
+            code, choice = await _interrupted(orch, run, on_exit, signals[0], console, live_ops)
+            done = "returned to launch" if choice == "rtl" else "left flying their missions"
+            why = [f"stopped by {signals[0]}: drones {done}", *orch.unswept_report()[1:]]
+            return finish(Outcome("interrupted", code, why, signals[0], choice))
         waiter.cancel()
         await run
-        console.print(render())
+        table, under = final_fleet_table(
+            orch.views.values(), orch.fraction_swept, f"{fleet.operation}: {plan.name}",
+            live_ops.camera_cells() if live_ops else None,
+            live_ops.footer() if live_ops else (),
+        )  # fmt: skip
+        fly_summary.show(console, table)
+        for line in under:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         if live_ops is not None:
             await live_ops.finish(console)
         if not orch.search_done():
@@ -207,11 +229,12 @@ async def _fly(
             )
             for line in report:
                 console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
-            return 1
+            result = "partial" if orch.swept & set(orch.all_lanes) else "failed"
+            return finish(Outcome(result, 1, report[1:]))
         console.print(
             f"[bold green]search complete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
         )
-        return 0
+        return finish(Outcome("complete", 0))
     finally:
         if live_ops is not None:
             await live_ops.close()
@@ -302,6 +325,14 @@ def fly(
         Path | None,
         typer.Option("--dem", help="GeoTIFF DEM: place live detections on the terrain."),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the final summary as one JSON document (groundctl.fly/1) on stdout; "
+            "everything else goes to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Fly PLAN with a fleet: assign segments, pre-flight go/no-go, upload, launch, watch, keep
     the search going through battery swaps and lost drones. Restarting reattaches.
@@ -377,7 +408,10 @@ def fly(
         terrain=terrain,
         found_after_s=found_after,
     )
-    console = report_console()
+    # --json: stdout carries the one document; the pilot's lines go to stderr.
+    console = output.console(stderr=True) if as_json else report_console()
+    if not console.is_terminal:
+        console = output.console(stderr=as_json)
     code = asyncio.run(
         _fly(
             plan,
@@ -392,6 +426,8 @@ def fly(
             cctx.user_file,
             console,
             thermal,
+            plan_file,
+            as_json,
         )
     )
     if code:

@@ -122,7 +122,12 @@ async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bo
                 fence_uploaded=fence_ok,
             )
         )
-    console.print(preflight.go_no_go_table(results))
+    if console.is_terminal:
+        console.print(preflight.go_no_go_table(results))
+    else:
+        from groundctl.cli.fly_summary import preflight_table, show
+
+        show(console, preflight_table(results))
     return {n: preflight.is_go(c) for n, c in results.items()}
 
 
@@ -133,9 +138,10 @@ async def _interrupted(
     signame: str,
     console: Console,
     live_ops: LiveOps | None,
-) -> int:
+) -> tuple[int, str]:
     """Ctrl-C or SIGTERM: stop flying the plan, apply --on-exit, journal it. SIGTERM (a
-    service manager, a closed session) never asks: `ask` means rtl there."""
+    service manager, a closed session) never asks: `ask` means rtl there. Returns the exit
+    code (130 for SIGINT, 143 for SIGTERM) and what the drones were told (rtl or leave)."""
     orch.stop()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await run
@@ -144,7 +150,9 @@ async def _interrupted(
         choice = (
             "rtl"
             if signame == "SIGTERM"
-            or typer.confirm("Return all drones to launch? (no: leave them flying)", default=True)
+            or typer.confirm(
+                "Return all drones to launch? (no: leave them flying)", default=True, err=True
+            )
             else "leave"
         )
     orch.journal.event("interrupted", f"{signame}: {choice}", severity="warning")
@@ -157,4 +165,4 @@ async def _interrupted(
         )
     if live_ops is not None:
         await live_ops.finish(console)
-    return 143 if signame == "SIGTERM" else 130
+    return (143 if signame == "SIGTERM" else 130), choice

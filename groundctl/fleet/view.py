@@ -70,8 +70,11 @@ def fleet_table(
     ]
     if cameras is not None:
         cols.insert(cols.index("hits"), "camera")
+    views = list(views)
+    widest = max((len(v.name) for v in views), default=5)
     for col in cols:
-        table.add_column(col, no_wrap=col != "note")
+        # The drone's name is never cut; the others give way (or wrap: the note) first.
+        table.add_column(col, no_wrap=col != "note", min_width=widest if col == "drone" else None)
     for v in views:
         frac = v.lanes_swept / v.lanes_total if v.lanes_total else 0.0
         filled = round(frac * 12)
