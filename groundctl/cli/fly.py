@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from groundctl.cli import app, fly_summary, output
-from groundctl.cli.context import cli_context, report_console
+from groundctl.cli.context import cli_context
 from groundctl.cli.fly_steps import (
     _connect,
     _dispatch_config,
@@ -142,15 +142,17 @@ async def _fly(
                 time.monotonic() - started, as_json,
             )  # fmt: skip
 
-        go = await _preflight_table(orch, console)
+        no_go: dict[str, str] = {}
+        go = await _preflight_table(orch, console, no_go)
         if not any(go.values()):
             journal.event("search_incomplete", "no drone is GO", severity="critical")
             console.print("[red]no drone is GO; fix the checks above and try again[/]")
-            return finish(Outcome("failed", 1, ["no drone is GO (see the pre-flight table)"]))
+            why = ["no drone is GO", *(f"{n}: {r}" for n, r in no_go.items())]
+            return finish(Outcome("failed", 1, why, no_go=no_go))
         for name, ok in go.items():
             if not ok and not orch._reattach.get(name):
                 console.print(f"[yellow]{name} is NO-GO: its segments go to the others[/]")
-                orch.drop(name, "pre-flight NO-GO")
+                orch.drop(name, no_go.get(name, "pre-flight NO-GO"))
         signals: list[str] = []
         interrupted = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -191,6 +193,7 @@ async def _fly(
                 f"{fleet.operation}: {plan.name}",
                 cameras=live_ops.camera_cells() if live_ops else None,
                 footer=live_ops.footer() if live_ops else (),
+                width=console.width,
             )
 
         with (
@@ -408,10 +411,9 @@ def fly(
         terrain=terrain,
         found_after_s=found_after,
     )
-    # --json: stdout carries the one document; the pilot's lines go to stderr.
-    console = output.console(stderr=True) if as_json else report_console()
-    if not console.is_terminal:
-        console = output.console(stderr=as_json)
+    # Plain text with full lines when not a terminal. --json: stdout carries the one
+    # document, and the pilot's lines go to stderr.
+    console = output.console(stderr=as_json)
     code = asyncio.run(
         _fly(
             plan,

@@ -76,8 +76,11 @@ async def _connect(fleet: FleetConfig, timeout_s: float) -> dict[str, Vehicle]:
     return dict(pairs)
 
 
-async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bool]:
-    """Upload each drone's geofence, then evaluate and print the go/no-go table."""
+async def _preflight_table(
+    orch: Orchestrator, console: Console, reasons: dict[str, str] | None = None
+) -> dict[str, bool]:
+    """Upload each drone's geofence, then evaluate and print the go/no-go table. `reasons`
+    gets, for each NO-GO drone, the checks it failed in one line."""
     from groundctl.errors import LinkError
     from groundctl.fleet import preflight
     from groundctl.link import MissionType
@@ -122,6 +125,11 @@ async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bo
                 fence_uploaded=fence_ok,
             )
         )
+    if reasons is not None:
+        for name, checks in results.items():
+            failed = [f"{c.name}: {c.detail}" for c in checks if not c.ok]
+            if failed:
+                reasons[name] = "pre-flight NO-GO: " + "; ".join(failed)
     if console.is_terminal:
         console.print(preflight.go_no_go_table(results))
     else:

@@ -32,6 +32,7 @@ class Outcome:
     why: list[str] = field(default_factory=list)
     signal: str | None = None
     on_exit: str | None = None  # interrupted: what the drones were told (rtl or leave)
+    no_go: dict[str, str] = field(default_factory=dict)  # drone -> failed pre-flight checks
 
 
 def show(console: Console, table: output.Table) -> None:
@@ -148,10 +149,10 @@ def summary(
                 "connection": cfg.connection,
                 "sysid": vehicle.sysid if vehicle is not None else cfg.sysid,
                 "airframe": cfg.airframe,
-                "state": orch.views[name].phase,
+                "state": "no-go" if name in outcome.no_go else orch.views[name].phase,
                 "sorties": len(mine),
                 "lanes_swept": len(flown),
-                "reason": orch.lost_why.get(name),
+                "reason": orch.lost_why.get(name) or outcome.no_go.get(name),
             }
         )
     hits = journal.store.hits()

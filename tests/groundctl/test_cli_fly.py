@@ -5,6 +5,7 @@ every name and connection string whole. Real simulated drones, real CLI."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -92,6 +93,32 @@ def test_fly_json_says_what_is_left_and_why(run_cli, tmp_path):
         assert f"{d['name']} gave up: {d['reason']}" in doc["left"]["why"]
     _, events, _ = _journal(tmp_path / "op.sqlite")
     assert any(e.kind == "search_incomplete" for e in events)
+
+
+def test_fly_json_when_no_drone_is_go_names_each_failed_check(run_cli, tmp_path):
+    """Autopilots that refuse the geofence: every drone NO-GO, nothing flown, exit 1, and the
+    document says which check failed for which drone."""
+    pytest.importorskip("sim.fleet")
+    make_plan(segments=2, lanes_per_sortie=2).dump(tmp_path / "p.json")
+    sim, urls = _sim_cli(tmp_path, "--vehicles", "2", "--fault", "storage")
+    try:
+        assert len(urls) == 2, urls
+        r = run_cli(
+            "fly", "p.json", "--connect", urls[0], "--connect", urls[1], "--db", "op.sqlite",
+            "--json", timeout=150,
+        )  # fmt: skip
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["result"] == "failed" and doc["lanes"]["swept"] == 0
+    assert doc["left"]["why"][0] == "no drone is GO"
+    for d in doc["drones"]:
+        assert d["state"] == "no-go" and d["sorties"] == 0
+        assert d["reason"] == "pre-flight NO-GO: geofence: not uploaded"
+        assert f"{d['name']}: {d['reason']}" in doc["left"]["why"]
+    assert "NO-GO" in r.stderr
 
 
 FLEET = """\
@@ -182,3 +209,32 @@ def test_fly_json_after_sigterm_says_interrupted(tmp_path):
     assert doc["lanes"]["left"] > 0 and len(doc["left"]["lanes"]) == doc["lanes"]["left"]
     assert doc["left"]["why"][0] == "stopped by SIGTERM: drones returned to launch"
     assert all(d["sorties"] >= 1 for d in doc["drones"])
+
+
+def test_live_fleet_table_on_a_narrow_terminal_drops_columns_never_cuts_a_name():
+    from rich.console import Console
+
+    from groundctl.fleet.orchestrator import DroneView
+    from groundctl.fleet.view import fleet_table
+
+    names = ["north-ridge-thermal-alpha-u01", "north-ridge-thermal-bravo-u02"]
+    state = dict(
+        phase="search", mode="AUTO.MISSION", battery_pct=71, job="s0.0", lanes_total=4,
+        lanes_swept=2, link_ok=True, heartbeat_age_s=0.4, hits=1, transit_alt_m=40,
+        note="sortie complete",
+    )  # fmt: skip
+    views = [DroneView(n, sysid=i + 1, **state) for i, n in enumerate(names)]
+    for width in (80, 60):
+        console = Console(width=width, record=True, file=io.StringIO())
+        console.print(fleet_table(views, 0.5, "op", width=width))
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= width
+        assert "…" not in text
+        for n in names:
+            assert n in text
+        assert "2/4 lanes" in text and "search" in text
+        assert "not shown for lack of width: alt, sysid" in text
+    wide = Console(width=250, record=True, file=io.StringIO())
+    wide.print(fleet_table(views, 0.5, "op", width=250))
+    text = wide.export_text()
+    assert "lack of width" not in text and "AUTO.MISSION" in text and "━ 2/4 lanes" in text
