@@ -4,6 +4,7 @@ table of segments, coverage, and with a probability model the success against ti
 from __future__ import annotations
 
 import numpy as np
+from rich.console import Console
 from rich.table import Table
 
 from groundctl.cli.context import report_console
@@ -38,8 +39,11 @@ def _mmss(s: float) -> str:
     return f"{int(s // 60)}:{int(s % 60):02d}"
 
 
-def summary(plan: Plan, notes: list[str], written: list[str]) -> None:
-    console = report_console()
+def summary(
+    plan: Plan, notes: list[str], written: list[str], console: Console | None = None
+) -> None:
+    """The report on `console` (default: stdout's)."""
+    console = console or report_console()
     cam, st = plan.camera, plan.stats
     console.print(
         f"[bold]{plan.name or 'plan'}[/] ({plan.pattern}): {st.area_m2 / 1e6:.3f} km² "

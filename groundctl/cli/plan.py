@@ -15,6 +15,8 @@ from typing import Annotated
 import typer
 
 from groundctl.cli import app
+from groundctl.cli import output as out
+from groundctl.cli._plan_json import PLAN_SCHEMA_VERSION, document
 from groundctl.cli._plan_options import (
     _number,
     _read_line,
@@ -157,6 +159,14 @@ def plan_command(
     firmware: Annotated[
         str, typer.Option("--firmware", help="px4 or ardupilot, for the QGC export.")
     ] = "px4",
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the plan's summary as one JSON document (groundctl.plan/1) on stdout; "
+            "the human report goes to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Plan a search: the area divided into one section per drone (or an IAMSAR pattern from a
     last-known point), swept with S-patterns, sorties per battery."""
@@ -249,17 +259,23 @@ def plan_command(
         plan = plan_pattern(local, req, spec)
     plan.dump(output)
     written = [str(output)]
+    exported: list[str] = []
     if "qgc" in exports:
-        written += [str(p) for p in write_qgc(plan, output.parent, output.stem, firmware)]
+        exported += [str(p) for p in write_qgc(plan, output.parent, output.stem, firmware)]
     if "kml" in exports:
         p = output.with_suffix(".kml")
         p.write_text(kml(plan), encoding="utf-8")
-        written.append(str(p))
+        exported.append(str(p))
     if "geojson" in exports:
         p = output.with_suffix(".geojson")
         p.write_text(json.dumps(geojson(plan)), encoding="utf-8")
-        written.append(str(p))
+        exported.append(str(p))
+    written += exported
     if preview:
         draw_preview(plan, preview)
         written.append(str(preview))
-    summary(plan, notes, written)
+    summary(plan, notes, written, out.console(stderr=True) if as_json else None)
+    if as_json:
+        endurance = {v.name: v.usable_endurance_s for v in vehicles}
+        body = document(plan, endurance, output, exported, preview, notes)
+        out.emit_json("plan", body, PLAN_SCHEMA_VERSION)
