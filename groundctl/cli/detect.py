@@ -179,7 +179,7 @@ def detect_command(
     if not inputs:
         raise ThermalError(f"{path}: no images, videos or recordings found in this folder")
     if output is not None:
-        out.check_output_path(output, "-o", create_parents=True)
+        out.check_output_path(output, "--output", create_parents=True)
     if annotate is not None:
         out.check_output_path(annotate, "--annotate", kind="folder")
     terrain = None
@@ -244,7 +244,7 @@ def detect_command(
         raise ThermalError(_nothing_read(path, inputs, skips))
     hits = pipe.hits
     if output is not None:
-        with out.writing(output, "-o"):
+        with out.writing(output, "--output"):
             _write_hits(output, hits)  # before printing anything else: nothing found is lost
     _report(console, hits, stats, skips, notes, relative_alt, output)
     if as_json:

@@ -39,6 +39,7 @@ from missions.poa import CATEGORIES, TERRAINS, TM
 from missions.terrain import Dem
 
 EXPORTS = ("qgc", "kml", "geojson")
+PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def _opt(option: str, help_text: str, integer: bool = False):
@@ -170,6 +171,10 @@ def plan_command(
 ) -> None:
     """Plan a search: the area divided into one section per drone (or an IAMSAR pattern from a
     last-known point), swept with S-patterns, sorties per battery."""
+    # Where it writes, before any work: a folder, a missing permission, a full disk.
+    out.check_output_path(output, "--output", create_parents=True)
+    if preview is not None:
+        out.check_output_path(preview, "--preview", suffixes=PREVIEW_SUFFIXES, create_parents=True)
     cli = cli_context(ctx)
     settings = planner_settings(cli.user_file)
     turn_margin = settings.turn_margin_m if turn_margin is None else turn_margin

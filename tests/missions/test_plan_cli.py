@@ -361,3 +361,28 @@ def test_plan_json_with_a_last_known_point_and_a_pattern(run_cli, tmp_path):
     assert doc["pattern"] == "expanding-square" == Plan.load(out).pattern
     assert doc["lkp"]["lat"] == 47.4225 and doc["lkp"]["subject"] is None
     assert doc["segments"][0]["launch"] == {"lat": 47.4225, "lon": 8.605}
+
+
+@pytest.mark.parametrize(
+    ("where", "match"),
+    [
+        (("-o", "{tmp}"), "--output {tmp}: is a folder"),
+        (("-o", "/dev/full"), "--output /dev/full: is not a regular file"),
+        (("-o", "o.json", "--preview", "{tmp}"), "--preview {tmp}: is a folder"),
+        (("-o", "o.json", "--preview", "p.gif"), "--preview p.gif: unknown file type"),
+    ],
+)
+def test_bad_output_paths_exit_2_before_any_work(tmp_path, capsys, monkeypatch, where, match):
+    from groundctl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GROUNDCTL_CONFIG", raising=False)
+    where = [w.replace("{tmp}", str(tmp_path)) for w in where]
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", L_SHAPE, "--camera", "h20t", "--alt", "60", *where, "--json"])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no document on bad input
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith(f"groundctl: error: {match.replace('{tmp}', str(tmp_path))}"), line
+    assert not (tmp_path / "o.json").exists()  # refused before planning

@@ -106,6 +106,8 @@ def test_relative_altitude_is_corrected_with_a_dem(run_cli, tmp_path):
         (["detect", "FRAMES", "-o", "hits.kml"], "must end in .geojson"),
         (["detect", "FRAMES", "--dem", "FRAMES/f000.json"], "DEM"),
         (["detect", "EMPTY"], "no images"),
+        (["detect", "FRAMES", "-o", "FRAMES/f000.json/h.geojson"], "f000.json is not a folder"),
+        (["detect", "FRAMES", "--annotate", "FRAMES/f000.json"], "is a file, not a folder"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(run_cli, tmp_path, args, message):
