@@ -12,6 +12,7 @@ import base64
 import contextlib
 import csv
 import json
+import logging
 import sys
 import time
 import warnings
@@ -25,7 +26,6 @@ import typer
 from pyproj import Transformer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from groundctl.cli import app
 from groundctl.cli import output as out
@@ -173,6 +173,8 @@ def detect_command(
     or stream, or a folder whose files were all skipped."""
     started = time.monotonic()
     console = out.console(stderr=True) if as_json else report_console()
+    # tifffile logs its own complaint about a broken file; the skip list already says it
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     if output is not None and output.suffix.lower() not in (".geojson", ".json", ".csv"):
         raise ThermalError(f"{output}: output must end in .geojson, .json or .csv")
     inputs = list_inputs(path) if not is_url(path) else [path]
@@ -364,27 +366,28 @@ def _report(
     relative_alt: bool,
     output: Path | None,
 ) -> None:
-    table = Table(title=f"Confirmed hits ({len(hits)})", title_justify="left")
-    for col in (
-        "id",
-        "class",
-        "conf",
-        "lat",
-        "lon",
-        "± m",
-        "seen",
-        "first seen (UTC)",
-        "vehicles",
-        "°C",
-    ):
-        table.add_column(col)
+    table = out.Table(
+        f"Confirmed hits ({len(hits)})",
+        [
+            out.Column("id", key=True),
+            out.Column("class", key=True),
+            out.Column("conf", priority=1, justify="right"),
+            out.Column("lat", key=True, justify="right"),
+            out.Column("lon", key=True, justify="right"),
+            out.Column("± m", priority=1, justify="right"),
+            out.Column("seen", priority=3, justify="right"),
+            out.Column("first seen (UTC)", priority=2),
+            out.Column("vehicles", priority=4),
+            out.Column("°C", priority=2, justify="right"),
+        ],
+    )
     for h in sorted(hits, key=lambda h: (h.target_class != "person", -h.confidence)):
         table.add_row(
             h.id, h.target_class, f"{h.confidence:.2f}", f"{h.lat:.6f}", f"{h.lon:.6f}",
-            f"{h.uncertainty_m:.1f}", str(len(h.sightings)), iso(h.first_seen)[11:19],
+            f"{h.uncertainty_m:.1f}", len(h.sightings), iso(h.first_seen)[11:19],
             ",".join(map(str, h.vehicle_ids)) or "-", "-" if h.temp_c is None else f"{h.temp_c:.1f}",
         )  # fmt: skip
-    console.print(table)
+    out.show(console, table)
     console.print(
         f"{stats['frames']} frames, {stats['detections']} detections, {len(hits)} confirmed hits, "
         f"{skips.count} files skipped, {stats['bad_pixels']} bad-pixel blobs suppressed"

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.text import Text
 
 from groundctl.cli import output
 
@@ -38,17 +37,7 @@ class Outcome:
 def show(console: Console, table: output.Table) -> None:
     """A table on `console`: fitted to a terminal (never cutting a key column), else plain
     aligned text, full values, one line per row."""
-    if console.is_terminal:
-        rt, dropped = output.fit(table, console.width, console)
-        console.print(rt)
-        if dropped:
-            console.print(
-                Text(f"(not shown for lack of width: {', '.join(dropped)}; pipe or widen)"),
-                style="dim",
-            )
-        return
-    for line in output.plain_lines(table):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    output.show(console, table)
 
 
 # ---------------------------------------------------------------------- pre-flight, fleet

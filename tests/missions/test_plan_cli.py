@@ -56,6 +56,23 @@ def test_plan_writes_json_exports_preview_and_summary(run_cli, tmp_path):
     # The preview is not blank: area grey, segments in colour.
     assert len({tuple(p) for p in img.reshape(-1, 3)[::97]}) > 5
     assert "Segments" in r.stdout and "coverage" in r.stdout and "POD" in r.stdout
+    # Through a pipe: plain aligned text, every name and launch point whole, no box drawing.
+    for seg in plan.segments:
+        assert f"m350_h20t  {seg.launch[0]:.5f},{seg.launch[1]:.5f}" in r.stdout
+    assert not set("│┃━─") & set(r.stdout)
+    # On a terminal 80 columns wide: the least important columns go, never a name.
+    import io
+
+    from rich.console import Console
+
+    from groundctl.cli._plan_report import summary
+
+    buf = io.StringIO()
+    summary(plan, [], [], Console(file=buf, force_terminal=True, width=80, color_system=None))
+    shown = buf.getvalue()
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    assert all(f"{s.launch[0]:.5f},{s.launch[1]:.5f}" in shown for s in plan.segments)
+    assert "m350_h20t" in shown and "not shown for lack of width" in shown
 
 
 def test_plan_by_pixels_on_person(run_cli, tmp_path):

@@ -200,6 +200,7 @@ def test_detect_json_is_one_document_with_inputs_detections_and_hits(run_cli, tm
     assert (hit["lat"], hit["lon"]) == pytest.approx(truth_latlon(SCENE, PERSON), abs=2e-5)
     assert hit["temp_c"] is not None
     assert doc["counts"]["hits"] == {"person": 1}
+    assert hit["id"] in r.stderr and f"{hit['lat']:.6f}" in r.stderr  # the table, uncut
     people = [d for d in doc["detections"] if d["class"] == "person"]
     assert len(people) >= 3 and sum(doc["counts"]["detections"].values()) == len(doc["detections"])
     for d in people:  # georeferenced, radiometric frames: every field filled in
@@ -241,6 +242,10 @@ def test_detect_exits_2_when_nothing_could_be_read(run_cli, tmp_path):
     folder.mkdir()
     (folder / "a.tiff").write_bytes(b"II*\x00broken")
     (folder / "b.png").write_bytes(b"\x89PNG nope")
+    r = run_cli("detect", str(folder / "a.tiff"))
+    assert r.returncode == 2 and r.stdout == ""
+    [line] = r.stderr.splitlines()  # one line: not tifffile's own complaint as well
+    assert line.startswith(f"groundctl: error: {folder / 'a.tiff'}: not a readable TIFF")
     r = run_cli("detect", str(folder), "--json")
     assert r.returncode == 2 and r.stdout == ""
     assert f"{folder}: nothing could be read (2 of 2 inputs skipped" in r.stderr
