@@ -4,8 +4,9 @@ table of segments, coverage, and with a probability model the success against ti
 from __future__ import annotations
 
 import numpy as np
-from rich.table import Table
+from rich.console import Console
 
+from groundctl.cli import output
 from groundctl.cli.context import report_console
 from missions.plan import Plan
 
@@ -38,8 +39,11 @@ def _mmss(s: float) -> str:
     return f"{int(s // 60)}:{int(s % 60):02d}"
 
 
-def summary(plan: Plan, notes: list[str], written: list[str]) -> None:
-    console = report_console()
+def summary(
+    plan: Plan, notes: list[str], written: list[str], console: Console | None = None
+) -> None:
+    """The report on `console` (default: stdout's)."""
+    console = console or report_console()
     cam, st = plan.camera, plan.stats
     console.print(
         f"[bold]{plan.name or 'plan'}[/] ({plan.pattern}): {st.area_m2 / 1e6:.3f} km² "
@@ -48,35 +52,34 @@ def summary(plan: Plan, notes: list[str], written: list[str]) -> None:
         f"({cam.px_on_person:.1f} px on a person), lanes {cam.lane_spacing_m:.1f} m apart; "
         f"altitude {plan.altitude_ref.replace('_', ' ')}"
     )
-    table = Table(title="Segments (one section per drone)", title_justify="left")
-    cols = [
-        "seg",
-        "vehicle",
-        "launch",
-        "sorties",
-        "lanes km",
-        "path km",
-        "time",
-        "turns",
-        "area km²",
-        "lanes °",
-        "POD",
-    ]
-    if plan.subject:
-        cols.append("POA")
-    for col in cols:
-        table.add_column(col, justify="right" if col not in ("vehicle", "launch") else "left")
+    table = output.Table(
+        "Segments (one section per drone)",
+        [
+            output.Column("seg", key=True, justify="right"),
+            output.Column("vehicle", key=True),
+            output.Column("launch", key=True),
+            output.Column("sorties", priority=2, justify="right"),
+            output.Column("lanes km", priority=3, justify="right"),
+            output.Column("path km", priority=2, justify="right"),
+            output.Column("time", priority=1, justify="right"),
+            output.Column("turns", priority=4, justify="right"),
+            output.Column("area km²", priority=3, justify="right"),
+            output.Column("lanes °", priority=4, justify="right"),
+            output.Column("POD", priority=1, justify="right"),
+            *([output.Column("POA", priority=1, justify="right")] if plan.subject else []),
+        ],
+    )
     for seg in plan.segments:
         s = seg.stats
         row = [
-            str(seg.index + 1),
+            seg.index + 1,
             seg.vehicle or "",
             f"{seg.launch[0]:.5f},{seg.launch[1]:.5f}",
-            str(len(seg.sorties)),
+            len(seg.sorties),
             f"{s.lane_length_m / 1000:.2f}",
             f"{s.length_m / 1000:.2f}",
             _mmss(s.est_time_s),
-            str(s.turns),
+            s.turns,
             f"{s.area_m2 / 1e6:.3f}",
             "/".join(f"{b:.0f}" for b in seg.sweep_deg),
             f"{s.pod:.2f}",
@@ -84,16 +87,15 @@ def summary(plan: Plan, notes: list[str], written: list[str]) -> None:
         if plan.subject:
             row.append(f"{seg.poa or 0:.3f}")
         table.add_row(*row)
-    table.add_section()
     total = [
         "all",
         "",
         "",
-        str(st.sorties),
+        st.sorties,
         f"{st.lane_length_m / 1000:.2f}",
         f"{st.length_m / 1000:.2f}",
         f"max {_mmss(st.max_segment_time_s)}",
-        str(st.turns),
+        st.turns,
         f"{st.searchable_m2 / 1e6:.3f}",
         "",
         f"{st.pod:.2f}",
@@ -101,7 +103,7 @@ def summary(plan: Plan, notes: list[str], written: list[str]) -> None:
     if plan.subject:
         total.append(f"{st.poa or 0:.3f}")
     table.add_row(*total)
-    console.print(table)
+    output.show(console, table)
     console.print(
         f"coverage {st.coverage_pct:.2f}% of the ground to search; planned in {st.planning_s * 1000:.0f} ms"
     )

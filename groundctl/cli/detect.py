@@ -12,9 +12,11 @@ import base64
 import contextlib
 import csv
 import json
+import logging
+import sys
+import time
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,9 +26,16 @@ import typer
 from pyproj import Transformer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from groundctl.cli import app
+from groundctl.cli import output as out
+from groundctl.cli._detect_json import (
+    DETECT_SCHEMA_VERSION,
+    detection_row,
+    document,
+    input_of,
+    iso,
+)
 from groundctl.cli.context import CliContext, cli_context, report_console
 from groundctl.config import camera_model
 from groundctl.errors import ConfigError
@@ -149,14 +158,32 @@ def detect_command(
     vehicle_id: Annotated[
         int | None, typer.Option("--vehicle-id", help="Vehicle id for frames that carry none.")
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the run as one JSON document (groundctl.detect/1) on stdout: inputs "
+            "read and skipped, every detection, confirmed hits; the report goes to stderr.",
+        ),
+    ] = False,
 ) -> None:
-    """Find people and animals in thermal footage and place confirmed hits on the map."""
-    console = report_console()
+    """Find people and animals in thermal footage and place confirmed hits on the map.
+
+    Exit 2 when nothing could be read: a single input that is not a readable image, video
+    or stream, or a folder whose files were all skipped."""
+    started = time.monotonic()
+    console = out.console(stderr=True) if as_json else report_console()
+    # tifffile logs its own complaint about a broken file; the skip list already says it
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     if output is not None and output.suffix.lower() not in (".geojson", ".json", ".csv"):
         raise ThermalError(f"{output}: output must end in .geojson, .json or .csv")
     inputs = list_inputs(path) if not is_url(path) else [path]
     if not inputs:
         raise ThermalError(f"{path}: no images, videos or recordings found in this folder")
+    if output is not None:
+        out.check_output_path(output, "--output", create_parents=True)
+    if annotate is not None:
+        out.check_output_path(annotate, "--annotate", kind="folder")
     terrain = None
     if dem is not None:
         from missions.terrain import Dem  # only when asked for: pyproj set-up is not free
@@ -175,11 +202,11 @@ def detect_command(
         takeoff_amsl_m=takeoff_amsl,
         confirm=ConfirmConfig(min_frames=min_frames),
     )
-    if annotate is not None:
-        annotate.mkdir(parents=True, exist_ok=True)
     skips = SkipLog()
     stats = {"frames": 0, "detections": 0, "unplaced": 0, "bad_pixels": 0}
     notes: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    processed: dict[str, None] = {}  # inputs that gave a frame, in order
     relative_alt = False
     videoish = any(
         is_url(i)
@@ -190,7 +217,8 @@ def detect_command(
         warnings.catch_warnings(record=True) as caught,
         Progress(
             TextColumn("[bold]detect"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"), console=console, transient=False,
+            TextColumn("{task.fields[status]}"), console=Console(stderr=True), transient=True,
+            disable=not out.is_terminal(sys.stderr),
         ) as progress,
     ):  # fmt: skip
         warnings.simplefilter("always")
@@ -198,8 +226,10 @@ def detect_command(
         for frame in iter_frames(path, options, skips):
             result = pipe.process(frame)
             stats["frames"] += 1
+            processed[input_of(frame.source)] = None
             shown = [d for d in result.detections if d.target_class != "unknown"]
             stats["detections"] += len(shown)
+            rows += [detection_row(result, d) for d in shown]
             stats["bad_pixels"] += result.rejected_bad_pixels
             if result.note:
                 notes.add(result.note)
@@ -212,10 +242,38 @@ def detect_command(
                 status=f"{stats['detections']} detections, {len(pipe.hits)} hits, {skips.count} skipped",
             )
         relative_alt = any(issubclass(w.category, RelativeAltitudeWarning) for w in caught)
+    if stats["frames"] == 0:
+        raise ThermalError(_nothing_read(path, inputs, skips))
     hits = pipe.hits
     if output is not None:
-        _write_hits(output, hits)  # before printing anything else: nothing found is lost
+        with out.writing(output, "--output"):
+            _write_hits(output, hits)  # before printing anything else: nothing found is lost
     _report(console, hits, stats, skips, notes, relative_alt, output)
+    if as_json:
+        msgs = [f"{stats['unplaced']} frame(s): {n}" for n in sorted(notes)]
+        if relative_alt:
+            msgs.insert(0, RELATIVE_ALT)
+        body = document(
+            path, inputs, list(processed), skips.skipped, stats["frames"], rows, hits, msgs,
+            {"output": output, "annotate": annotate}, time.monotonic() - started,
+        )  # fmt: skip
+        out.emit_json("detect", body, DETECT_SCHEMA_VERSION)
+
+
+RELATIVE_ALT = (
+    "altitudes are relative to take-off (DJI RelativeAltitude), not above the ground: "
+    "positions are off where the ground is higher or lower than the take-off point. Give "
+    "--dem and --takeoff-amsl to correct them."
+)
+
+
+def _nothing_read(path: str, inputs: Sequence[str], skips: SkipLog) -> str:
+    """The one line for a run that read no frame at all (exit 2)."""
+    if len(inputs) == 1 and not Path(path).is_dir():
+        reasons = [r for s, r in skips.skipped if s == inputs[0]] or ["no frames in it"]
+        return f"{inputs[0]}: {reasons[0]}"
+    first = f"; first: {skips.skipped[0][0]}: {skips.skipped[0][1]}" if skips.skipped else ""
+    return f"{path}: nothing could be read ({skips.count} of {len(inputs)} inputs skipped{first})"
 
 
 def _annotate(result: FrameResult, shown: Sequence[Detection], folder: Path) -> None:
@@ -240,18 +298,14 @@ def _annotate(result: FrameResult, shown: Sequence[Detection], folder: Path) -> 
     cv2.imwrite(str(folder / name), img)
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
-
-
 def _hit_properties(h: Hit) -> dict[str, Any]:
     return {
         "id": h.id,
         "class": h.target_class,
         "confidence": h.confidence,
         "uncertainty_m": h.uncertainty_m,
-        "first_seen": _iso(h.first_seen),
-        "last_seen": _iso(h.last_seen),
+        "first_seen": iso(h.first_seen),
+        "last_seen": iso(h.last_seen),
         "sightings": len(h.sightings),
         "vehicle_ids": list(h.vehicle_ids),
         "temp_c": None if h.temp_c is None else round(h.temp_c, 2),
@@ -312,27 +366,28 @@ def _report(
     relative_alt: bool,
     output: Path | None,
 ) -> None:
-    table = Table(title=f"Confirmed hits ({len(hits)})", title_justify="left")
-    for col in (
-        "id",
-        "class",
-        "conf",
-        "lat",
-        "lon",
-        "± m",
-        "seen",
-        "first seen (UTC)",
-        "vehicles",
-        "°C",
-    ):
-        table.add_column(col)
+    table = out.Table(
+        f"Confirmed hits ({len(hits)})",
+        [
+            out.Column("id", key=True),
+            out.Column("class", key=True),
+            out.Column("conf", priority=1, justify="right"),
+            out.Column("lat", key=True, justify="right"),
+            out.Column("lon", key=True, justify="right"),
+            out.Column("± m", priority=1, justify="right"),
+            out.Column("seen", priority=3, justify="right"),
+            out.Column("first seen (UTC)", priority=2),
+            out.Column("vehicles", priority=4),
+            out.Column("°C", priority=2, justify="right"),
+        ],
+    )
     for h in sorted(hits, key=lambda h: (h.target_class != "person", -h.confidence)):
         table.add_row(
             h.id, h.target_class, f"{h.confidence:.2f}", f"{h.lat:.6f}", f"{h.lon:.6f}",
-            f"{h.uncertainty_m:.1f}", str(len(h.sightings)), _iso(h.first_seen)[11:19],
+            f"{h.uncertainty_m:.1f}", len(h.sightings), iso(h.first_seen)[11:19],
             ",".join(map(str, h.vehicle_ids)) or "-", "-" if h.temp_c is None else f"{h.temp_c:.1f}",
         )  # fmt: skip
-    console.print(table)
+    out.show(console, table)
     console.print(
         f"{stats['frames']} frames, {stats['detections']} detections, {len(hits)} confirmed hits, "
         f"{skips.count} files skipped, {stats['bad_pixels']} bad-pixel blobs suppressed"
@@ -342,11 +397,7 @@ def _report(
     if skips.count > 10:
         console.print(f"[yellow]... and {skips.count - 10} more skipped[/]")
     if relative_alt:
-        console.print(
-            "[yellow]warning:[/] altitudes are relative to take-off (DJI RelativeAltitude), not above "
-            "the ground: positions are off where the ground is higher or lower than the take-off "
-            "point. Give --dem and --takeoff-amsl to correct them."
-        )
+        console.print(f"[yellow]warning:[/] {RELATIVE_ALT}")
     for note in sorted(notes):
         console.print(f"[yellow]note:[/] {stats['unplaced']} frame(s): {note}")
     if output is not None:

@@ -6,14 +6,15 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from groundctl.cli import app
-from groundctl.cli.context import cli_context, report_console
+from groundctl.cli import app, fly_summary, output
+from groundctl.cli.context import cli_context
 from groundctl.cli.fly_steps import (
     _connect,
     _dispatch_config,
@@ -21,6 +22,7 @@ from groundctl.cli.fly_steps import (
     _parse_latlon,
     _preflight_table,
 )
+from groundctl.cli.fly_summary import Outcome, final_fleet_table
 from groundctl.errors import ConfigError
 
 # The fleet, link and plan modules load inside the command: a broken import there must not
@@ -45,6 +47,8 @@ async def _fly(
     user_file: Path | None,
     console: Console,
     thermal: ThermalOptions | None = None,
+    plan_file: Path | None = None,
+    as_json: bool = False,
 ) -> int:
     from rich.live import Live
 
@@ -56,6 +60,7 @@ async def _fly(
     from groundctl.fleet.view import fleet_table
     from thermal.hit import Hit
 
+    started = time.monotonic()
     thermal = thermal or ThermalOptions()
     sim_handle = None
     swap = None
@@ -130,15 +135,24 @@ async def _fly(
             lost_after_s=max(5.0, fleet.lost_after_s / time_scale),
         )
         orch.assign_plan()
-        go = await _preflight_table(orch, console)
+
+        def finish(outcome: Outcome) -> int:
+            return fly_summary.report(
+                console, orch, plan_file or Path(plan.name), db, outcome,
+                time.monotonic() - started, as_json,
+            )  # fmt: skip
+
+        no_go: dict[str, str] = {}
+        go = await _preflight_table(orch, console, no_go)
         if not any(go.values()):
             journal.event("search_incomplete", "no drone is GO", severity="critical")
             console.print("[red]no drone is GO; fix the checks above and try again[/]")
-            return 1
+            why = ["no drone is GO", *(f"{n}: {r}" for n, r in no_go.items())]
+            return finish(Outcome("failed", 1, why, no_go=no_go))
         for name, ok in go.items():
             if not ok and not orch._reattach.get(name):
                 console.print(f"[yellow]{name} is NO-GO: its segments go to the others[/]")
-                orch.drop(name, "pre-flight NO-GO")
+                orch.drop(name, no_go.get(name, "pre-flight NO-GO"))
         signals: list[str] = []
         interrupted = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -179,11 +193,12 @@ async def _fly(
                 f"{fleet.operation}: {plan.name}",
                 cameras=live_ops.camera_cells() if live_ops else None,
                 footer=live_ops.footer() if live_ops else (),
+                width=console.width,
             )
 
         with (
             Live(render(), console=console, refresh_per_second=2, transient=False)
-            if live
+            if live and console.is_terminal
             else contextlib.nullcontext() as lv
         ):
             while not run.done() and not waiter.done():
@@ -191,10 +206,20 @@ async def _fly(
                 if lv is not None:
                     lv.update(render())
         if waiter.done() and not run.done():
-            return await _interrupted(orch, run, on_exit, signals[0], console, live_ops)
+            code, choice = await _interrupted(orch, run, on_exit, signals[0], console, live_ops)
+            done = "returned to launch" if choice == "rtl" else "left flying their missions"
+            why = [f"stopped by {signals[0]}: drones {done}", *orch.unswept_report()[1:]]
+            return finish(Outcome("interrupted", code, why, signals[0], choice))
         waiter.cancel()
         await run
-        console.print(render())
+        table, under = final_fleet_table(
+            orch.views.values(), orch.fraction_swept, f"{fleet.operation}: {plan.name}",
+            live_ops.camera_cells() if live_ops else None,
+            live_ops.footer() if live_ops else (),
+        )  # fmt: skip
+        fly_summary.show(console, table)
+        for line in under:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         if live_ops is not None:
             await live_ops.finish(console)
         if not orch.search_done():
@@ -207,11 +232,12 @@ async def _fly(
             )
             for line in report:
                 console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
-            return 1
+            result = "partial" if orch.swept & set(orch.all_lanes) else "failed"
+            return finish(Outcome(result, 1, report[1:]))
         console.print(
             f"[bold green]search complete: {orch.fraction_swept * 100:.0f}% of lanes swept[/]"
         )
-        return 0
+        return finish(Outcome("complete", 0))
     finally:
         if live_ops is not None:
             await live_ops.close()
@@ -302,6 +328,14 @@ def fly(
         Path | None,
         typer.Option("--dem", help="GeoTIFF DEM: place live detections on the terrain."),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the final summary as one JSON document (groundctl.fly/1) on stdout; "
+            "everything else goes to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Fly PLAN with a fleet: assign segments, pre-flight go/no-go, upload, launch, watch, keep
     the search going through battery swaps and lost drones. Restarting reattaches.
@@ -377,7 +411,9 @@ def fly(
         terrain=terrain,
         found_after_s=found_after,
     )
-    console = report_console()
+    # Plain text with full lines when not a terminal. --json: stdout carries the one
+    # document, and the pilot's lines go to stderr.
+    console = output.console(stderr=as_json)
     code = asyncio.run(
         _fly(
             plan,
@@ -392,6 +428,8 @@ def fly(
             cctx.user_file,
             console,
             thermal,
+            plan_file,
+            as_json,
         )
     )
     if code:

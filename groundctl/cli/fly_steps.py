@@ -76,8 +76,11 @@ async def _connect(fleet: FleetConfig, timeout_s: float) -> dict[str, Vehicle]:
     return dict(pairs)
 
 
-async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bool]:
-    """Upload each drone's geofence, then evaluate and print the go/no-go table."""
+async def _preflight_table(
+    orch: Orchestrator, console: Console, reasons: dict[str, str] | None = None
+) -> dict[str, bool]:
+    """Upload each drone's geofence, then evaluate and print the go/no-go table. `reasons`
+    gets, for each NO-GO drone, the checks it failed in one line."""
     from groundctl.errors import LinkError
     from groundctl.fleet import preflight
     from groundctl.link import MissionType
@@ -125,7 +128,17 @@ async def _preflight_table(orch: Orchestrator, console: Console) -> dict[str, bo
                 reach_m=reaches[name],
             )
         )
-    console.print(preflight.go_no_go_table(results))
+    if reasons is not None:
+        for name, checks in results.items():
+            failed = [f"{c.name}: {c.detail}" for c in checks if not c.ok]
+            if failed:
+                reasons[name] = "pre-flight NO-GO: " + "; ".join(failed)
+    if console.is_terminal:
+        console.print(preflight.go_no_go_table(results))
+    else:
+        from groundctl.cli.fly_summary import preflight_table, show
+
+        show(console, preflight_table(results))
     return {n: preflight.is_go(c) for n, c in results.items()}
 
 
@@ -167,9 +180,10 @@ async def _interrupted(
     signame: str,
     console: Console,
     live_ops: LiveOps | None,
-) -> int:
+) -> tuple[int, str]:
     """Ctrl-C or SIGTERM: stop flying the plan, apply --on-exit, journal it. SIGTERM (a
-    service manager, a closed session) never asks: `ask` means rtl there."""
+    service manager, a closed session) never asks: `ask` means rtl there. Returns the exit
+    code (130 for SIGINT, 143 for SIGTERM) and what the drones were told (rtl or leave)."""
     orch.stop()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await run
@@ -178,7 +192,9 @@ async def _interrupted(
         choice = (
             "rtl"
             if signame == "SIGTERM"
-            or typer.confirm("Return all drones to launch? (no: leave them flying)", default=True)
+            or typer.confirm(
+                "Return all drones to launch? (no: leave them flying)", default=True, err=True
+            )
             else "leave"
         )
     orch.journal.event("interrupted", f"{signame}: {choice}", severity="warning")
@@ -191,4 +207,4 @@ async def _interrupted(
         )
     if live_ops is not None:
         await live_ops.finish(console)
-    return 143 if signame == "SIGTERM" else 130
+    return (143 if signame == "SIGTERM" else 130), choice

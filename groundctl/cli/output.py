@@ -233,6 +233,22 @@ def print_tables(tables: Sequence[Table], con: Console | None = None) -> None:
             )
 
 
+def show(con: Console, table: Table) -> None:
+    """`table` on the console `con` (stdout's or stderr's): fitted when it is a terminal,
+    else plain aligned text with full values, one line per row."""
+    if con.is_terminal:
+        rt, dropped = fit(table, con.width, con)
+        con.print(rt)
+        if dropped:
+            con.print(
+                Text(f"(not shown for lack of width: {', '.join(dropped)}; pipe or widen)"),
+                style="dim",
+            )
+        return
+    for line in plain_lines(table):
+        con.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 # ---------------------------------------------------------------------- JSON
 
 

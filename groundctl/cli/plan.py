@@ -15,6 +15,8 @@ from typing import Annotated
 import typer
 
 from groundctl.cli import app
+from groundctl.cli import output as out
+from groundctl.cli._plan_json import PLAN_SCHEMA_VERSION, document
 from groundctl.cli._plan_options import (
     _number,
     _read_line,
@@ -37,6 +39,7 @@ from missions.poa import CATEGORIES, TERRAINS, TM
 from missions.terrain import Dem
 
 EXPORTS = ("qgc", "kml", "geojson")
+PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def _opt(option: str, help_text: str, integer: bool = False):
@@ -157,9 +160,21 @@ def plan_command(
     firmware: Annotated[
         str, typer.Option("--firmware", help="px4 or ardupilot, for the QGC export.")
     ] = "px4",
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the plan's summary as one JSON document (groundctl.plan/1) on stdout; "
+            "the human report goes to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Plan a search: the area divided into one section per drone (or an IAMSAR pattern from a
     last-known point), swept with S-patterns, sorties per battery."""
+    # Where it writes, before any work: a folder, a missing permission, a full disk.
+    out.check_output_path(output, "--output", create_parents=True)
+    if preview is not None:
+        out.check_output_path(preview, "--preview", suffixes=PREVIEW_SUFFIXES, create_parents=True)
     cli = cli_context(ctx)
     settings = planner_settings(cli.user_file)
     turn_margin = settings.turn_margin_m if turn_margin is None else turn_margin
@@ -249,17 +264,23 @@ def plan_command(
         plan = plan_pattern(local, req, spec)
     plan.dump(output)
     written = [str(output)]
+    exported: list[str] = []
     if "qgc" in exports:
-        written += [str(p) for p in write_qgc(plan, output.parent, output.stem, firmware)]
+        exported += [str(p) for p in write_qgc(plan, output.parent, output.stem, firmware)]
     if "kml" in exports:
         p = output.with_suffix(".kml")
         p.write_text(kml(plan), encoding="utf-8")
-        written.append(str(p))
+        exported.append(str(p))
     if "geojson" in exports:
         p = output.with_suffix(".geojson")
         p.write_text(json.dumps(geojson(plan)), encoding="utf-8")
-        written.append(str(p))
+        exported.append(str(p))
+    written += exported
     if preview:
         draw_preview(plan, preview)
         written.append(str(preview))
-    summary(plan, notes, written)
+    summary(plan, notes, written, out.console(stderr=True) if as_json else None)
+    if as_json:
+        endurance = {v.name: v.usable_endurance_s for v in vehicles}
+        body = document(plan, endurance, output, exported, preview, notes)
+        out.emit_json("plan", body, PLAN_SCHEMA_VERSION)

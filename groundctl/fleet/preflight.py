@@ -125,10 +125,12 @@ def go_no_go_table(results: dict[str, tuple[Check, ...]]) -> Table:
     """One row per drone, one column per check, and the verdict."""
     names = [c.name for c in next(iter(results.values()), ())]
     table = Table(title="Pre-flight: go / no-go")
-    table.add_column("drone", style="bold")
+    # The name is what a pilot reads and copies: never wrapped or cut on a narrow terminal.
+    widest = max((len(d) for d in results), default=5)
+    table.add_column("drone", style="bold", no_wrap=True, min_width=widest)
     for n in names:
         table.add_column(n)
-    table.add_column("verdict", style="bold")
+    table.add_column("verdict", style="bold", no_wrap=True, min_width=5)
     for drone, checks in results.items():
         cells = [f"[green]✔[/] {c.detail}" if c.ok else f"[red]✘ {c.detail}[/]" for c in checks]
         verdict = "[green]GO[/]" if is_go(checks) else "[red]NO-GO[/]"

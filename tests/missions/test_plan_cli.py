@@ -56,6 +56,23 @@ def test_plan_writes_json_exports_preview_and_summary(run_cli, tmp_path):
     # The preview is not blank: area grey, segments in colour.
     assert len({tuple(p) for p in img.reshape(-1, 3)[::97]}) > 5
     assert "Segments" in r.stdout and "coverage" in r.stdout and "POD" in r.stdout
+    # Through a pipe: plain aligned text, every name and launch point whole, no box drawing.
+    for seg in plan.segments:
+        assert f"m350_h20t  {seg.launch[0]:.5f},{seg.launch[1]:.5f}" in r.stdout
+    assert not set("│┃━─") & set(r.stdout)
+    # On a terminal 80 columns wide: the least important columns go, never a name.
+    import io
+
+    from rich.console import Console
+
+    from groundctl.cli._plan_report import summary
+
+    buf = io.StringIO()
+    summary(plan, [], [], Console(file=buf, force_terminal=True, width=80, color_system=None))
+    shown = buf.getvalue()
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    assert all(f"{s.launch[0]:.5f},{s.launch[1]:.5f}" in shown for s in plan.segments)
+    assert "m350_h20t" in shown and "not shown for lack of width" in shown
 
 
 def test_plan_by_pixels_on_person(run_cli, tmp_path):
@@ -294,3 +311,95 @@ def test_plan_with_a_dem_keeps_height_above_ground(tmp_path, capsys, monkeypatch
     assert np.allclose(np.array([w.alt_amsl_m for w in wps]) - ground, 60.0, atol=0.05)
     assert max(w.alt_rel_m for w in wps) - min(w.alt_rel_m for w in wps) > 50  # follows the slope
     assert "altitude terrain" in capsys.readouterr().out
+
+
+def test_plan_json_is_one_document_matching_the_plan_file(run_cli, tmp_path):
+    out, png = tmp_path / "plan.json", tmp_path / "plan.png"
+    r = run_cli("plan", L_SHAPE, "--camera", "h20t", "--alt", "60", "--drones", "2",
+                "-o", str(out), "--export", "kml", "--preview", str(png), "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)  # stdout is the document and nothing else
+    assert doc["schema"] == "groundctl.plan/1"
+    assert "Segments" in r.stderr and "coverage" in r.stderr  # the report went to stderr
+    plan = Plan.load(out)
+    assert doc["files"] == {
+        "plan": str(out), "exports": [str(out.with_suffix(".kml"))], "preview": str(png)
+    }  # fmt: skip
+    assert png.exists() and out.with_suffix(".kml").exists()
+    assert doc["area"]["km2"] == pytest.approx(plan.stats.area_m2 / 1e6, abs=1e-4)
+    assert doc["area"]["holes"] == len(plan.holes) == 1
+    assert doc["camera"] == "h20t" and doc["alt_m"] == plan.camera.alt_agl_m == 60
+    assert doc["spacing_m"] == pytest.approx(plan.camera.lane_spacing_m, abs=0.01)
+    assert doc["swath_m"] == pytest.approx(plan.camera.footprint_w_m, abs=0.01)
+    assert doc["drones"] == len(doc["segments"]) == len(plan.segments) == 2
+    usable_s = 38 * 60 * 0.75  # mavic3t: 38 min, 25 % reserve
+    for row, seg in zip(doc["segments"], plan.segments, strict=True):
+        assert row["drone"] == seg.index + 1 and row["airframe"] == seg.vehicle == "mavic3t"
+        assert (row["launch"]["lat"], row["launch"]["lon"]) == pytest.approx(seg.launch)
+        assert row["lanes"] == len(seg.lane_ids)
+        assert row["flight_time_min"] == pytest.approx(seg.stats.est_time_s / 60, abs=0.01)
+        assert row["pod"] == pytest.approx(seg.stats.pod, abs=1e-4) and row["poa"] is None
+        assert len(row["sorties"]) == len(seg.sorties)
+        for so, sortie in zip(row["sorties"], seg.sorties, strict=True):
+            assert so["lanes"] == len(sortie.lane_ids)
+            assert so["battery_pct"] == pytest.approx(100 * sortie.est_time_s / usable_s, abs=0.1)
+            assert 0 < so["battery_pct"] <= 100
+    totals = doc["totals"]
+    assert totals["coverage_pct"] == pytest.approx(plan.stats.coverage_pct, abs=0.01)
+    assert totals["sorties"] == len(plan.sorties)
+    assert totals["max_flight_time_min"] == pytest.approx(
+        plan.stats.max_segment_time_s / 60, abs=0.01
+    )
+    assert doc["lkp"] is None and doc["warnings"] == []
+
+
+def test_plan_json_with_a_last_known_point_and_a_pattern(run_cli, tmp_path):
+    out = tmp_path / "lkp.json"
+    r = run_cli("plan", L_SHAPE, "--camera", "h20t", "--alt", "60", "--drones", "2",
+                "--lkp", "47.4225,8.605", "--subject", "hiker", "-o", str(out), "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc, plan = json.loads(r.stdout), Plan.load(out)
+    lkp = doc["lkp"]
+    assert (lkp["lat"], lkp["lon"], lkp["subject"]) == (47.4225, 8.605, "hiker")
+    assert lkp["poa"] == pytest.approx(plan.stats.poa, abs=1e-4)
+    assert len(lkp["rings"]) == len(plan.rings) > 1
+    assert lkp["pos_by_time"] and lkp["pos_by_time"][-1]["pos"] == pytest.approx(
+        plan.stats.pos_curve[-1][1], abs=1e-4
+    )
+    for row, seg in zip(doc["segments"], plan.segments, strict=True):
+        assert row["poa"] == pytest.approx(seg.poa, abs=1e-4)
+        assert all(so["pod"] is not None for so in row["sorties"])
+
+    out = tmp_path / "square.json"
+    r = run_cli("plan", "--camera", "h20t", "--alt", "60", "--lkp", "47.4225,8.605",
+                "--pattern", "expanding-square", "--legs", "8", "-o", str(out), "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["pattern"] == "expanding-square" == Plan.load(out).pattern
+    assert doc["lkp"]["lat"] == 47.4225 and doc["lkp"]["subject"] is None
+    assert doc["segments"][0]["launch"] == {"lat": 47.4225, "lon": 8.605}
+
+
+@pytest.mark.parametrize(
+    ("where", "match"),
+    [
+        (("-o", "{tmp}"), "--output {tmp}: is a folder"),
+        (("-o", "/dev/full"), "--output /dev/full: is not a regular file"),
+        (("-o", "o.json", "--preview", "{tmp}"), "--preview {tmp}: is a folder"),
+        (("-o", "o.json", "--preview", "p.gif"), "--preview p.gif: unknown file type"),
+    ],
+)
+def test_bad_output_paths_exit_2_before_any_work(tmp_path, capsys, monkeypatch, where, match):
+    from groundctl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GROUNDCTL_CONFIG", raising=False)
+    where = [w.replace("{tmp}", str(tmp_path)) for w in where]
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", L_SHAPE, "--camera", "h20t", "--alt", "60", *where, "--json"])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no document on bad input
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith(f"groundctl: error: {match.replace('{tmp}', str(tmp_path))}"), line
+    assert not (tmp_path / "o.json").exists()  # refused before planning

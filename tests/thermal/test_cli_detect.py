@@ -106,6 +106,8 @@ def test_relative_altitude_is_corrected_with_a_dem(run_cli, tmp_path):
         (["detect", "FRAMES", "-o", "hits.kml"], "must end in .geojson"),
         (["detect", "FRAMES", "--dem", "FRAMES/f000.json"], "DEM"),
         (["detect", "EMPTY"], "no images"),
+        (["detect", "FRAMES", "-o", "FRAMES/f000.json/h.geojson"], "f000.json is not a folder"),
+        (["detect", "FRAMES", "--annotate", "FRAMES/f000.json"], "is a file, not a folder"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(run_cli, tmp_path, args, message):
@@ -171,9 +173,80 @@ def test_detect_reads_a_live_frame_stream(run_cli, tmp_path):
     assert r.stdout.count("8 frames") == 1
     feats = json.loads((tmp_path / "live.geojson").read_text())["features"]
     assert [f["properties"]["class"] for f in feats] == ["person"]
-    # nobody listening: a counted skip, not a crash
+    # nobody listening: the one input could not be read; one line, exit 2, not a crash
     closed = socket.create_server(("127.0.0.1", 0))
     dead_port = closed.getsockname()[1]
     closed.close()
     r = run_cli("detect", f"tcp://127.0.0.1:{dead_port}")
-    assert r.returncode == 0 and "1 files skipped" in r.stdout
+    assert r.returncode == 2 and f"tcp://127.0.0.1:{dead_port}: cannot read" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_detect_json_is_one_document_with_inputs_detections_and_hits(run_cli, tmp_path):
+    write_pass(tmp_path / "frames")
+    (tmp_path / "frames" / "zz_broken.tiff").write_bytes(b"II*\x00broken")
+    r = run_cli("detect", str(tmp_path / "frames"), "--json", "-o", str(tmp_path / "h.geojson"))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)  # stdout is the document and nothing else
+    assert doc["schema"] == "groundctl.detect/1"
+    assert "Confirmed hits (1)" in r.stderr  # the report went to stderr
+    broken = str(tmp_path / "frames" / "zz_broken.tiff")
+    assert doc["inputs"]["total"] == 9 and len(doc["inputs"]["processed"]) == 8
+    assert [s["source"] for s in doc["inputs"]["skipped"]] == [broken]
+    assert "not a readable TIFF" in doc["inputs"]["skipped"][0]["reason"]
+    assert doc["frames"] == 8
+    [hit] = doc["hits"]
+    assert hit["class"] == "person" and hit["vehicle_ids"] == [4] and hit["sightings"] >= 3
+    assert (hit["lat"], hit["lon"]) == pytest.approx(truth_latlon(SCENE, PERSON), abs=2e-5)
+    assert hit["temp_c"] is not None
+    assert doc["counts"]["hits"] == {"person": 1}
+    assert hit["id"] in r.stderr and f"{hit['lat']:.6f}" in r.stderr  # the table, uncut
+    people = [d for d in doc["detections"] if d["class"] == "person"]
+    assert len(people) >= 3 and sum(doc["counts"]["detections"].values()) == len(doc["detections"])
+    for d in people:  # georeferenced, radiometric frames: every field filled in
+        x, y, w, h = d["bbox_px"]
+        cx, cy = d["centre_px"]
+        assert x <= cx <= x + w and y <= cy <= y + h
+        assert d["source"] in doc["inputs"]["processed"] and d["vehicle_id"] == 4
+        assert 20 < d["temp_c"] < 40 and 0 < d["confidence"] <= 1
+        assert (d["lat"], d["lon"]) == pytest.approx(truth_latlon(SCENE, PERSON), abs=5e-5)
+    geo = json.loads((tmp_path / "h.geojson").read_text())["features"]
+    assert [f["properties"]["id"] for f in geo] == [hit["id"]]
+    assert doc["files"] == {"output": str(tmp_path / "h.geojson"), "annotate": None}
+
+
+def test_detect_json_plain_frames_have_pixels_but_no_place_or_temperature(run_cli, tmp_path):
+    import cv2
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    img = np.full((128, 160), 90, np.uint8)
+    img[40:52, 60:66] = 235
+    cv2.imwrite(str(folder / "v0.png"), img)
+    r = run_cli("detect", str(folder / "v0.png"), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    [d] = doc["detections"]
+    assert d["bbox_px"] == [60, 40, 6, 12] and d["centre_px"] == [62.5, 45.5]
+    assert d["lat"] is None and d["lon"] is None and d["temp_c"] is None
+    assert doc["hits"] == [] and doc["notes"] and "no pose" in doc["notes"][0]
+
+
+def test_detect_exits_2_when_nothing_could_be_read(run_cli, tmp_path):
+    bad = tmp_path / "garbage.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": []}')
+    r = run_cli("detect", str(bad), "--json")
+    assert r.returncode == 2 and r.stdout == ""
+    assert f"groundctl: error: {bad}: not a readable image" in r.stderr
+    folder = tmp_path / "allbad"
+    folder.mkdir()
+    (folder / "a.tiff").write_bytes(b"II*\x00broken")
+    (folder / "b.png").write_bytes(b"\x89PNG nope")
+    r = run_cli("detect", str(folder / "a.tiff"))
+    assert r.returncode == 2 and r.stdout == ""
+    [line] = r.stderr.splitlines()  # one line: not tifffile's own complaint as well
+    assert line.startswith(f"groundctl: error: {folder / 'a.tiff'}: not a readable TIFF")
+    r = run_cli("detect", str(folder), "--json")
+    assert r.returncode == 2 and r.stdout == ""
+    assert f"{folder}: nothing could be read (2 of 2 inputs skipped" in r.stderr
+    assert "Traceback" not in r.stderr
