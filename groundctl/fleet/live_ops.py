@@ -125,6 +125,7 @@ class LiveOps:
     # ------------------------------------------------------------------ tasks
     def _on_hit(self, hit: Hit, names: list[str]) -> None:
         assert self.live is not None
+        self.orch.note_hit(hit)  # where the cameras were: overwatch holds confirmed people only
         for n in names:
             if n in self.orch.views:
                 self.orch.views[n].hits = self.live.hits_by(n)
