@@ -51,6 +51,7 @@ class ThermalOptions:
     terrain: Terrain | None = None  # ground elevation for georeferencing (a DEM)
     found_after_s: float | None = None  # --sim only: simulated ground team's arrival
     drain_s: float = 15.0  # at the end, how long to wait for sinks to deliver
+    missing: int = 1  # how many people the search is for (`fly --missing`)
 
 
 class LiveOps:

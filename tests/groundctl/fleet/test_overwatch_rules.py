@@ -136,3 +136,20 @@ async def test_the_last_searching_drone_searches_on_while_people_are_missing(tmp
     finally:
         await mgr.close()
         await sim.stop()
+
+
+def test_fly_missing_is_checked_and_recorded(run_cli, tmp_path):
+    from groundctl.store import Store
+
+    plan = tmp_path / "p.json"
+    make_plan(segments=1, lanes_per_sortie=2).dump(plan)
+    bad = run_cli("fly", str(plan), "--sim", "1", "--missing", "0")
+    assert bad.returncode == 2 and "--missing" in bad.stderr
+    r = run_cli(
+        "fly", str(plan), "--sim", "1", "--speedup", "50", "--no-live", "--db", "op.sqlite",
+        "--missing", "2", timeout=170,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    with Store.open(tmp_path / "op.sqlite") as store:
+        (event,) = [e for e in store.events() if e.kind == "search_for"]
+    assert event.data["missing"] == 2
