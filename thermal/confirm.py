@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from thermal.georef import latlon_to_offset, offset_to_latlon
 from thermal.hit import Hit, Sighting, TargetClass
+
+
+def _key(s: Sighting) -> tuple[int | None, int]:
+    return (s.vehicle_id, s.frame_id)
 
 
 def _tentative(s: Sighting) -> bool:
@@ -181,7 +185,7 @@ class Confirmer:
             tentative = [sightings[i].target_class == "unknown" for i in si.tolist()]
             body = [sightings[i].target_class in ("person", "animal") for i in si.tolist()]
             glimpse = [set(t.votes) == {"unknown"} for t in live]
-            keys = [(s.vehicle_id, s.frame_id) for s in sightings]
+            keys = [_key(s) for s in sightings]
             rank = [(tent, is_body and glimpse[j]) for tent, is_body, j in zip(tentative, body, ti.tolist(), strict=True)]  # fmt: skip
             first = self._greedy(rank, d[si, ti], si, ti, keys, live)
             # The pieces of one frame share its pose error, so a pass's bias moves them all
@@ -200,6 +204,8 @@ class Confirmer:
             pairs = self._greedy(rank, d2, si, ti, keys, live)
         used_s: set[int] = set()
         touched: dict[int, Target] = {}
+        # Per frame, the pieces its sightings gave to targets: (east, north, class, target).
+        pieces: dict[tuple[int | None, int], list[tuple[float, float, str, Target]]] = {}
         for i, j in pairs:
             target = live[j]
             used_s.add(i)
@@ -207,12 +213,16 @@ class Confirmer:
                 sightings[i], east[i], north[i], chips[i] if chips else None, cfg.correlated_floor
             )
             touched[id(target)] = target
+            pieces.setdefault(_key(sightings[i]), []).append(
+                (float(east[i]), float(north[i]), sightings[i].target_class, target)
+            )
         for i, s in enumerate(sightings):
             if i in used_s:
                 continue
-            body = self._fragment_of(s, east[i], north[i], touched.values())
+            body = self._fragment_of(s, east[i], north[i], pieces.get(_key(s), []))
             if body is not None:
                 body.add(s, east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
+                pieces[_key(s)].append((float(east[i]), float(north[i]), s.target_class, body))
                 continue
             tid = (
                 "hit-"
@@ -225,6 +235,9 @@ class Confirmer:
             target.add(s, east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
             self.targets.append(target)
             touched[id(target)] = target
+            pieces.setdefault(_key(s), []).append(
+                (float(east[i]), float(north[i]), s.target_class, target)
+            )
         out = []
         self._clutter = None
         for target in touched.values():
@@ -278,26 +291,18 @@ class Confirmer:
         return {"person": cfg.person_length_m, "animal": cfg.animal_length_m}.get(cls, 0.0)
 
     def _fragment_of(
-        self, s: Sighting, east: float, north: float, targets: Iterable[Target]
+        self, s: Sighting, east: float, north: float, pieces: list[tuple[float, float, str, Target]]
     ) -> Target | None:
         """The target this frame already fed that `s` is a fragment of, if any: measured to
         that frame's own pieces of it (one pose, so no pose error between them), never to the
         target's fused place, which carries other passes' pose errors."""
-        key = (s.vehicle_id, s.frame_id)
-        assert self._origin is not None
         near = []
-        for i, t in enumerate(targets):
-            if key not in t.frames:
-                continue
-            for x in t.sightings:
-                if (x.vehicle_id, x.frame_id) != key:
-                    continue
-                xn, xe = latlon_to_offset(*self._origin, x.lat, x.lon)
-                body = max(self._length(s.target_class), self._length(x.target_class))
-                gate = body + self.config.fragment_margin_m if body else self.config.fragment_m
-                d = math.hypot(east - float(xe), north - float(xn))
-                if d <= gate:
-                    near.append((d, i, t))
+        for k, (xe, xn, cls, t) in enumerate(pieces):
+            body = max(self._length(s.target_class), self._length(cls))
+            gate = body + self.config.fragment_margin_m if body else self.config.fragment_m
+            d = math.hypot(east - xe, north - xn)
+            if d <= gate:
+                near.append((d, k, t))
         return min(near)[2] if near else None
 
     def _support(self, t: Target) -> int:
