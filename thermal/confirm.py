@@ -48,9 +48,12 @@ class ConfirmConfig:
     max_gate_m: float = 25.0
     max_gap_s: float = 900.0  # a target unseen for longer starts afresh (it may have moved)
     # How far apart two sightings of one body may lie on the ground before any pose error:
-    # its length. Lying, a person is about 1.8 m; animals here are mostly sheep, dogs, deer.
+    # its length. Lying, a person is about 1.8 m. Animals get none: a flock's sheep stand a
+    # few metres apart, and a wider gate there swaps and merges them (the bench's
+    # valley-meadow-night lost a sheep to a duplicate with 1.5 m); an animal starts no
+    # overwatch, so a second hit on one costs little.
     person_length_m: float = 1.8
-    animal_length_m: float = 1.5
+    animal_length_m: float = 0.0
     # A body the detector split in one frame (head and legs either side of a cool belt, a
     # glimpse through two gaps in the canopy) gives sightings within a body length (plus this
     # much: blob centroids and pixel error) of the piece that took the target in that frame:
