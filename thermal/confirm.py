@@ -2,12 +2,14 @@
 
 A sighting joins the nearest live target within a gate of a few sigma of their combined
 position uncertainty (never tighter than `min_gate_m`, never wider than `max_gate_m`) plus,
-for a body, its length: a lying person is 1.8 m long, and what one look places on the ground
+for a person, her length: lying, she is 1.8 m long, and what one look places on the ground
 is the part it saw (head and shoulders, the legs, the whole body from another angle), so two
-sightings of one motionless body lie up to a body length apart before any pose error. Each
+sightings of one motionless person lie up to a body length apart before any pose error. Each
 target takes at most one sighting per frame; a second piece of the same body in that frame
 (within a body length of the piece that took the target - one pose, so no pose error between
-them) joins it as a fragment, while two people a few metres apart in one frame stay two. A target whose class was seen in `min_frames`
+them) joins it as a fragment, while two people a few metres apart in one frame stay two; and
+the frame's common shift (its pose error) is taken out before its sightings are matched, so
+such two are not swapped. A target whose class was seen in `min_frames`
 distinct frames (any drones) is confirmed and becomes a `Hit` - the class is confirmed, not
 just the place; an unclassified warm blob at the place corroborates a body seen clearly once.
 Its position is the inverse-variance mean of its sightings, its class the confidence-weighted
