@@ -1,8 +1,15 @@
 """Confirmation: sightings from many frames and drones, associated on the ground into targets.
 
 A sighting joins the nearest live target within a gate of a few sigma of their combined
-position uncertainty (never tighter than `min_gate_m`, never wider than `max_gate_m`); each
-target takes at most one sighting per frame. A target whose class was seen in `min_frames`
+position uncertainty (never tighter than `min_gate_m`, never wider than `max_gate_m`) plus,
+for a person, her length: lying, she is 1.8 m long, and what one look places on the ground
+is the part it saw (head and shoulders, the legs, the whole body from another angle), so two
+sightings of one motionless person lie up to a body length apart before any pose error. Each
+target takes at most one sighting per frame; a second piece of the same body in that frame
+(within a body length of the piece that took the target - one pose, so no pose error between
+them) joins it as a fragment, while two people a few metres apart in one frame stay two; and
+the frame's common shift (its pose error) is taken out before its sightings are matched, so
+such two are not swapped. A target whose class was seen in `min_frames`
 distinct frames (any drones) is confirmed and becomes a `Hit` - the class is confirmed, not
 just the place; an unclassified warm blob at the place corroborates a body seen clearly once.
 Its position is the inverse-variance mean of its sightings, its class the confidence-weighted
@@ -15,13 +22,22 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from thermal.georef import latlon_to_offset, offset_to_latlon
 from thermal.hit import Hit, Sighting, TargetClass
+
+
+def _key(s: Sighting) -> tuple[int | None, int]:
+    return (s.vehicle_id, s.frame_id)
+
+
+def _tentative(s: Sighting) -> bool:
+    return s.target_class == "unknown"
+
 
 _NAMESPACE = uuid.UUID("6f1c8a52-3d0e-4d7e-9b0a-2f6a1c9e7b11")
 
@@ -33,9 +49,20 @@ class ConfirmConfig:
     min_gate_m: float = 4.0
     max_gate_m: float = 25.0
     max_gap_s: float = 900.0  # a target unseen for longer starts afresh (it may have moved)
+    # How far apart two sightings of one body may lie on the ground before any pose error:
+    # its length. Lying, a person is about 1.8 m. Animals get none: a flock's sheep stand a
+    # few metres apart, and a wider gate there swaps and merges them (the bench's
+    # valley-meadow-night lost a sheep to a duplicate with 1.5 m); an animal starts no
+    # overwatch, so a second hit on one costs little.
+    person_length_m: float = 1.8
+    animal_length_m: float = 0.0
     # A body the detector split in one frame (head and legs either side of a cool belt, a
-    # glimpse through two gaps in the canopy) gives sightings this close to the one that
-    # took the target: they join it as fragments rather than start a target of their own.
+    # glimpse through two gaps in the canopy) gives sightings within a body length (plus this
+    # much: blob centroids and pixel error) of the piece that took the target in that frame:
+    # they join it as fragments rather than start a target of their own. Both pieces come
+    # from one pose, so pose error does not part them. A hot object split in two (engine and
+    # exhaust) joins within `fragment_m`.
+    fragment_margin_m: float = 0.5
     fragment_m: float = 2.5
     # A "hot object" whose warmest sighting is cooler than this (a stream or a wet meadow a
     # few degrees above frozen ground) stays a target - it still speaks against a body at
@@ -140,16 +167,19 @@ class Confirmer:
             if not (set(t.votes) == {"unknown"} and now - t.last_seen > cfg.tentative_keep_s)
         ]
         live = [t for t in self.targets if now - t.last_seen <= cfg.max_gap_s]
-        # (tentative sighting, body sighting vs tentative target, distance, sighting, target)
-        pairs: list[tuple[bool, bool, float, int, int]] = []
+        pairs: list[tuple[int, int]] = []  # (sighting, target)
         if live:
             te = np.array([t.east_m for t in live])
             tn = np.array([t.north_m for t in live])
             ts = np.array([t.sigma_m for t in live])
             d = np.hypot(east[:, None] - te[None, :], north[:, None] - tn[None, :])
+            # Plus a body length where either side is a body (a fragment seen as an
+            # unclassified blob included): the looks place different parts of it.
+            s_len = np.array([self._length(s.target_class) for s in sightings])
+            t_len = np.array([self._length(t.target_class) for t in live])
             gate = np.clip(
                 cfg.gate_sigma * np.hypot(sig[:, None], ts[None, :]), cfg.min_gate_m, cfg.max_gate_m
-            )
+            ) + np.maximum(s_len[:, None], t_len[None, :])
             si, ti = np.nonzero(d <= gate)
             # Classified sightings claim their targets before unclassified blobs do, so a
             # tentative fragment never pushes the body itself into a target of its own. And
@@ -160,30 +190,44 @@ class Confirmer:
             tentative = [sightings[i].target_class == "unknown" for i in si.tolist()]
             body = [sightings[i].target_class in ("person", "animal") for i in si.tolist()]
             glimpse = [set(t.votes) == {"unknown"} for t in live]
-            pairs = sorted(
-                (tent, is_body and glimpse[j], float(d[i, j]), i, j)
-                for tent, is_body, i, j in zip(
-                    tentative, body, si.tolist(), ti.tolist(), strict=True
-                )
-            )
+            keys = [_key(s) for s in sightings]
+            rank = [(tent, is_body and glimpse[j]) for tent, is_body, j in zip(tentative, body, ti.tolist(), strict=True)]  # fmt: skip
+            first = self._greedy(rank, d[si, ti], si, ti, keys, live)
+            # The pieces of one frame share its pose error, so a pass's bias moves them all
+            # alike: with two bodies a few metres apart, nearest-first would swap them
+            # (and smear both hits towards each other). Rank again with the frame's shift -
+            # the mean of its classified matches' offsets, which no swap among them changes
+            # - taken out.
+            shift: dict[tuple[int | None, int], list[tuple[float, float]]] = {}
+            for i, j in first:
+                if not _tentative(sightings[i]):
+                    off = (float(east[i] - te[j]), float(north[i] - tn[j]))
+                    shift.setdefault(keys[i], []).append(off)
+            de = np.array([np.mean([o[0] for o in shift[k]]) if len(shift.get(k, ())) > 1 else 0.0 for k in keys])  # fmt: skip
+            dn = np.array([np.mean([o[1] for o in shift[k]]) if len(shift.get(k, ())) > 1 else 0.0 for k in keys])  # fmt: skip
+            d2 = np.hypot(east[si] - de[si] - te[ti], north[si] - dn[si] - tn[ti])
+            pairs = self._greedy(rank, d2, si, ti, keys, live)
         used_s: set[int] = set()
         touched: dict[int, Target] = {}
-        for _, _, _, i, j in pairs:
+        # Per frame, the pieces its sightings gave to targets: (east, north, class, target).
+        pieces: dict[tuple[int | None, int], list[tuple[float, float, str, Target]]] = {}
+        for i, j in pairs:
             target = live[j]
-            key = (sightings[i].vehicle_id, sightings[i].frame_id)
-            if i in used_s or key in target.frames:
-                continue  # one sighting per target per frame
             used_s.add(i)
             target.add(
                 sightings[i], east[i], north[i], chips[i] if chips else None, cfg.correlated_floor
             )
             touched[id(target)] = target
+            pieces.setdefault(_key(sightings[i]), []).append(
+                (float(east[i]), float(north[i]), sightings[i].target_class, target)
+            )
         for i, s in enumerate(sightings):
             if i in used_s:
                 continue
-            body = self._fragment_of(s, east[i], north[i], touched.values())
+            body = self._fragment_of(s, east[i], north[i], pieces.get(_key(s), []))
             if body is not None:
                 body.add(s, east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
+                pieces[_key(s)].append((float(east[i]), float(north[i]), s.target_class, body))
                 continue
             tid = (
                 "hit-"
@@ -196,6 +240,9 @@ class Confirmer:
             target.add(s, east[i], north[i], chips[i] if chips else None, cfg.correlated_floor)
             self.targets.append(target)
             touched[id(target)] = target
+            pieces.setdefault(_key(s), []).append(
+                (float(east[i]), float(north[i]), s.target_class, target)
+            )
         out = []
         self._clutter = None
         for target in touched.values():
@@ -218,17 +265,49 @@ class Confirmer:
         temps = [s.temp_c for s in t.sightings if s.temp_c is not None]
         return bool(temps) and max(temps) < self.config.hot_object_min_c
 
+    @staticmethod
+    def _greedy(
+        rank: list[tuple[bool, bool]],
+        dist: np.ndarray,
+        si: np.ndarray,
+        ti: np.ndarray,
+        keys: list[tuple[int | None, int]],
+        live: list[Target],
+    ) -> list[tuple[int, int]]:
+        """Gated (sighting, target) pairs taken best first - by `rank`, then distance - with
+        one sighting per target per frame; returns the pairs taken."""
+        order = sorted(
+            (r, float(x), i, j)
+            for r, x, i, j in zip(rank, dist.tolist(), si.tolist(), ti.tolist(), strict=True)
+        )
+        used: set[int] = set()
+        taken: set[tuple[tuple[int | None, int], int]] = set()
+        out = []
+        for _, _, i, j in order:
+            if i in used or keys[i] in live[j].frames or (keys[i], j) in taken:
+                continue  # one sighting per target per frame
+            used.add(i)
+            taken.add((keys[i], j))
+            out.append((i, j))
+        return out
+
+    def _length(self, cls: str) -> float:
+        cfg = self.config
+        return {"person": cfg.person_length_m, "animal": cfg.animal_length_m}.get(cls, 0.0)
+
     def _fragment_of(
-        self, s: Sighting, east: float, north: float, targets: Iterable[Target]
+        self, s: Sighting, east: float, north: float, pieces: list[tuple[float, float, str, Target]]
     ) -> Target | None:
-        """The target this frame already fed that `s` is a fragment of, if any."""
-        key = (s.vehicle_id, s.frame_id)
-        near = [
-            (math.hypot(east - t.east_m, north - t.north_m), i, t)
-            for i, t in enumerate(targets)
-            if key in t.frames
-        ]
-        near = [n for n in near if n[0] <= self.config.fragment_m]
+        """The target this frame already fed that `s` is a fragment of, if any: measured to
+        that frame's own pieces of it (one pose, so no pose error between them), never to the
+        target's fused place, which carries other passes' pose errors."""
+        near = []
+        for k, (xe, xn, cls, t) in enumerate(pieces):
+            body = max(self._length(s.target_class), self._length(cls))
+            gate = body + self.config.fragment_margin_m if body else self.config.fragment_m
+            d = math.hypot(east - xe, north - xn)
+            if d <= gate:
+                near.append((d, k, t))
         return min(near)[2] if near else None
 
     def _support(self, t: Target) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +25,7 @@ class Sighting:
     temp_c: float | None = None  # peak apparent temperature, when radiometric
     size_m: tuple[float, float] | None = None  # (length, width) on the ground
     pixel_xy: tuple[float, float] | None = None  # blob centre (col, row) in the frame
+    camera_at: tuple[float, float] | None = None  # (lat, lon) the camera looked from
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,20 @@ class Hit:
     vehicle_ids: tuple[int, ...]
     chip_png: bytes | None = None  # a small false-colour thermal crop around the target
     temp_c: float | None = None
+
+
+def seen_from_m(sightings: Iterable[Sighting], target_class: str | None = None) -> float:
+    """How far apart the camera positions of these sightings (of `target_class`, if given)
+    were: the baseline between the two most distant looks, 0 with fewer than two."""
+    at = [
+        s.camera_at
+        for s in sightings
+        if s.camera_at is not None and (target_class is None or s.target_class == target_class)
+    ]
+    best = 0.0
+    for i, (lat1, lon1) in enumerate(at):
+        for lat2, lon2 in at[i + 1 :]:
+            north = (lat2 - lat1) * 111_132.0
+            east = (lon2 - lon1) * 111_320.0 * math.cos(math.radians((lat1 + lat2) / 2))
+            best = max(best, math.hypot(north, east))
+    return best

@@ -270,6 +270,7 @@ class Pipeline:
                     temp_c=temp,
                     size_m=(det.length_m, det.width_m),
                     pixel_xy=det.pixel_xy,
+                    camera_at=(frame.pose.lat, frame.pose.lon) if frame.pose else None,
                 )
                 if names[i] != "unknown" or self.report_unknown:
                     sightings.append(sighting)

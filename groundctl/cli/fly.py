@@ -133,6 +133,7 @@ async def _fly(
             time_scale=time_scale,
             battery_swap=swap,
             lost_after_s=max(5.0, fleet.lost_after_s / time_scale),
+            missing=thermal.missing,
         )
         orch.assign_plan()
 
@@ -336,6 +337,15 @@ def fly(
             "everything else goes to stderr.",
         ),
     ] = False,
+    missing: Annotated[
+        int,
+        typer.Option(
+            "--missing",
+            min=1,
+            max=1000,
+            help="How many people are missing (overwatch keeps the last searcher until held).",
+        ),
+    ] = 1,
 ) -> None:
     """Fly PLAN with a fleet: assign segments, pre-flight go/no-go, upload, launch, watch, keep
     the search going through battery swaps and lost drones. Restarting reattaches.
@@ -410,6 +420,7 @@ def fly(
         dispatch=_dispatch_config(fleet, fleet_file, dispatch_file, hits_geojson),
         terrain=terrain,
         found_after_s=found_after,
+        missing=missing,
     )
     # Plain text with full lines when not a terminal. --json: stdout carries the one
     # document, and the pilot's lines go to stderr.

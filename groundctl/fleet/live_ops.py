@@ -51,6 +51,7 @@ class ThermalOptions:
     terrain: Terrain | None = None  # ground elevation for georeferencing (a DEM)
     found_after_s: float | None = None  # --sim only: simulated ground team's arrival
     drain_s: float = 15.0  # at the end, how long to wait for sinks to deliver
+    missing: int = 1  # how many people the search is for (`fly --missing`)
 
 
 class LiveOps:
@@ -125,6 +126,7 @@ class LiveOps:
     # ------------------------------------------------------------------ tasks
     def _on_hit(self, hit: Hit, names: list[str]) -> None:
         assert self.live is not None
+        self.orch.note_hit(hit)  # where the cameras were: overwatch holds confirmed people only
         for n in names:
             if n in self.orch.views:
                 self.orch.views[n].hits = self.live.hits_by(n)

