@@ -159,11 +159,12 @@ def ring_model(local: LocalArea, req: PlanRequest) -> RingModel | None:
 RECUT_SPREAD = 1.04
 RECUT_ROUNDS = 8
 RECUT_DAMPING = 0.7
-# No new cut once the rounds have routed this many lanes (the 25 km² plan keeps < 1 s). A
-# bound on work, not on a clock: the plan must not depend on the machine's speed or load (a
-# CPU-time budget planned the same request differently on a busy machine, so a failure seen
-# there did not reproduce anywhere else).
-RECUT_LANE_BUDGET = 250
+# No new cut that would take the lanes routed over all rounds past this (a round routes
+# about as many as the one before; the 25 km² plan keeps one round and < 1 s). A bound on
+# work, not on a clock: the plan must not depend on the machine's speed or load (a CPU-time
+# budget planned the same request differently on a busy machine, so a failure seen there
+# did not reproduce anywhere else).
+RECUT_LANE_BUDGET = 480
 
 
 def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
@@ -198,8 +199,9 @@ def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
         if best is None or times.max() < best[0].max():
             best = (times, sections, lines, flown)
         spread = times.max() / max(times.mean(), 1e-9)
-        routed += sum(line.n_lanes for line in lines if line is not None)
-        late = routed >= RECUT_LANE_BUDGET
+        lanes = sum(line.n_lanes for line in lines if line is not None)
+        routed += lanes
+        late = routed + lanes > RECUT_LANE_BUDGET
         if k == 1 or spread <= RECUT_SPREAD or late or not np.all(times > 0):
             break
         # What each section's sweep really took beyond the estimate (its sorties' round
