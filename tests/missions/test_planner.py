@@ -166,10 +166,10 @@ def test_property_random_polygons_with_holes(draw, seed, n_holes, drones, margin
 
 
 # Cases drawn before: (2, 2, 3, 20.0) failed one run (coverage 0.9713) and passed on every
-# other machine and load; the others are the lowest coverage of a 1,100-case hunt.
+# other machine and load; the others had the lowest coverage in a hunt of ~2,000 cases.
 @pytest.mark.parametrize(
     ("seed", "n_holes", "drones", "margin"),
-    [(2, 2, 3, 20.0), (5836, 1, 3, 20.0), (39, 3, 3, 0.0), (1725, 2, 3, 0.0)],
+    [(2, 2, 3, 20.0), (6985, 3, 1, 20.0), (5836, 1, 3, 20.0), (3080, 1, 2, 0.0), (39, 3, 3, 0.0)],
 )
 def test_random_polygons_drawn_before(draw, seed, n_holes, drones, margin):
     _check_random_case(draw, seed, n_holes, drones, margin)
