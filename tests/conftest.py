@@ -8,6 +8,25 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests draw the same examples on every run (a hash of each test seeds them), so a
+# random draw can never turn a run red that the previous one passed: a failure is a change of
+# code, and its blob is printed to reproduce it. No example database (derandomized runs keep
+# none), no deadline (planner and CLI examples are CPU-bound and the machine is shared).
+# Tests with a budget of their own (tests/fuzz/fuzzkit.budget, `@settings(...)`) keep it;
+# they inherit only what they leave unset. `HYPOTHESIS_PROFILE=explore` draws new random
+# examples instead, for a bug hunt on a developer's machine.
+settings.register_profile(
+    "groundctl",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("explore", settings.get_profile("groundctl"), derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "groundctl"))
 
 ROOT = Path(__file__).resolve().parent.parent
 

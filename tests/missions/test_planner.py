@@ -1,6 +1,8 @@
 """The whole pipeline: coverage, hole avoidance, fleets, sorties; property tests."""
 
+import itertools
 import math
+import time
 
 import numpy as np
 import pytest
@@ -122,6 +124,34 @@ def _random_area(seed: int, n_holes: int):
     return outer, holes
 
 
+def _random_request(draw, seed: int, n_holes: int, drones: int, margin: float):
+    got = _random_area(seed, n_holes)
+    if got is None:
+        return None
+    outer, holes = got
+    area = SearchArea(
+        (draw.ring(list(outer.exterior.coords)[:-1]),),
+        tuple(draw.ring(list(h.exterior.coords)[:-1]) for h in holes),
+    )
+    req = PlanRequest(H20T, ALT, 0.1, vehicles=(Vehicle(),) * drones, turn_margin_m=margin)
+    return prepare(area), req
+
+
+def _check_random_case(draw, seed: int, n_holes: int, drones: int, margin: float) -> None:
+    got = _random_request(draw, seed, n_holes, drones, margin)
+    if got is None:
+        return
+    local, req = got
+    plan = make_plan(local, req)
+    flown = flown_geometry(plan, local.frame, include_transit=True)
+    # Never inside a hole, not even on the legs to and from launch.
+    assert flown.intersection(local.holes.buffer(-0.05)).length < 1e-6
+    # The sweep stays within the area plus the turn margin.
+    assert local.area.buffer(margin + 0.05).covers(flown_geometry(plan, local.frame))
+    cover = measured_coverage(plan, local.frame, local.searchable)
+    assert cover > (0.995 if margin else 0.98), cover
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -132,25 +162,31 @@ def _random_area(seed: int, n_holes: int):
     margin=st.sampled_from([0.0, 20.0]),
 )
 def test_property_random_polygons_with_holes(draw, seed, n_holes, drones, margin):
-    got = _random_area(seed, n_holes)
-    if got is None:
-        return
-    outer, holes = got
-    area = SearchArea(
-        (draw.ring(list(outer.exterior.coords)[:-1]),),
-        tuple(draw.ring(list(h.exterior.coords)[:-1]) for h in holes),
-    )
-    local = prepare(area)
-    plan = make_plan(
-        local, PlanRequest(H20T, ALT, 0.1, vehicles=(Vehicle(),) * drones, turn_margin_m=margin)
-    )
-    flown = flown_geometry(plan, local.frame, include_transit=True)
-    # Never inside a hole, not even on the legs to and from launch.
-    assert flown.intersection(local.holes.buffer(-0.05)).length < 1e-6
-    # The sweep stays within the area plus the turn margin.
-    assert local.area.buffer(margin + 0.05).covers(flown_geometry(plan, local.frame))
-    cover = measured_coverage(plan, local.frame, local.searchable)
-    assert cover > (0.995 if margin else 0.98), cover
+    _check_random_case(draw, seed, n_holes, drones, margin)
+
+
+# Cases drawn before: (2, 2, 3, 20.0) failed one run (coverage 0.9713) and passed on every
+# other machine and load; the others had the lowest coverage in a hunt of ~2,000 cases.
+@pytest.mark.parametrize(
+    ("seed", "n_holes", "drones", "margin"),
+    [(2, 2, 3, 20.0), (6985, 3, 1, 20.0), (5836, 1, 3, 20.0), (3080, 1, 2, 0.0), (39, 3, 3, 0.0)],
+)
+def test_random_polygons_drawn_before(draw, seed, n_holes, drones, margin):
+    _check_random_case(draw, seed, n_holes, drones, margin)
+
+
+def test_plan_does_not_depend_on_the_machines_speed(draw, monkeypatch):
+    """The re-cuts that balance the drones are bounded by work, not by a clock: a slow or
+    busy machine (here a CPU clock that jumps a second at every reading) plans exactly what
+    a fast one does, so a failure seen on one machine reproduces on any other."""
+    local, req = _random_request(draw, 2, 2, 3, 20.0)
+    first = make_plan(local, req)
+    ticks = itertools.count()
+    monkeypatch.setattr(time, "process_time", lambda: float(next(ticks)))
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))
+    slow = make_plan(local, req)
+    assert [s.waypoints for s in slow.sorties] == [s.waypoints for s in first.sorties]
+    assert slow.stats.max_segment_time_s == first.stats.max_segment_time_s
 
 
 def test_hole_margin_keeps_the_path_off_holes(draw):
