@@ -5,11 +5,12 @@
     python tests/sitl/fly_px4_sitl.py --url udpin:127.0.0.1:PORT --timeout 300
 
 It knows nothing of groundctl: it listens where PX4 SITL sends (vehicle 0 sends from UDP
-14580 to 14540), clears what an earlier program left on board (mission, fence, rally), uploads a take-off, three waypoints and a return in the frames PX4 accepts
+14580 to 14540), uploads a take-off, three waypoints and a return in the frames PX4 accepts
 (answering every request with MISSION_ITEM_INT), makes item 0 current with
-MISSION_SET_CURRENT, arms, switches to AUTO.MISSION and waits until the drone has reached
-every waypoint and landed. Exit 0 on success; otherwise 1 with the step that failed.
-`groundctl sim` keeps PX4 SITL's ports, so the same script flies it unchanged.
+MISSION_SET_CURRENT (re-sent until MISSION_CURRENT says so), arms, switches to AUTO.MISSION
+and waits until the drone has reached every waypoint and landed. Exit 0 on success;
+otherwise 1 with the step that failed. `groundctl sim` keeps PX4 SITL's ports, so the same
+script flies it unchanged.
 """
 
 from __future__ import annotations
@@ -73,23 +74,6 @@ def mission(lat0, lon0, alt):
     ]
 
 
-def clear_all(conn):
-    """Clear mission, fence and rally: a fence left by another program can make this mission
-    infeasible (PX4 then ignores MISSION_SET_CURRENT and refuses AUTO.MISSION)."""
-    for _attempt in range(3):
-        conn.mav.mission_clear_all_send(
-            conn.target_system, conn.target_component, M.MAV_MISSION_TYPE_ALL
-        )
-        try:
-            ack = wait(conn, "MISSION_ACK", 5, what="MISSION_ACK of the clear")
-        except Failed:
-            continue
-        if ack.type != M.MAV_MISSION_ACCEPTED:
-            raise Failed(f"clear refused: MAV_MISSION_RESULT {ack.type}")
-        return
-    raise Failed("clear: no MISSION_ACK")
-
-
 def upload(conn, items):
     conn.mav.mission_count_send(conn.target_system, conn.target_component, len(items), 0)
     while True:
@@ -105,6 +89,20 @@ def upload(conn, items):
         )  # fmt: skip
 
 
+def set_current(conn, seq: int) -> None:
+    """MISSION_SET_CURRENT until MISSION_CURRENT names `seq`. PX4 v1.16 answers an upload that
+    changed the mission with the kept index a moment later: a MISSION_SET_CURRENT sent right
+    after the MISSION_ACK can be overtaken, and MISSION_CURRENT keeps the old index."""
+    for _attempt in range(5):
+        conn.mav.mission_set_current_send(conn.target_system, conn.target_component, seq)
+        try:
+            wait(conn, "MISSION_CURRENT", 2, lambda m: m.seq == seq, what=f"MISSION_CURRENT {seq}")
+            return
+        except Failed:
+            continue
+    raise Failed(f"no MISSION_CURRENT {seq} after 5 MISSION_SET_CURRENT")
+
+
 def fly(url: str, timeout_s: float, alt: float) -> None:
     conn = mavutil.mavlink_connection(url, source_system=245)
     hb = conn.wait_heartbeat(timeout=60)
@@ -114,11 +112,9 @@ def fly(url: str, timeout_s: float, alt: float) -> None:
     home = wait(conn, "HOME_POSITION", 60, what="home position (GPS fix)")
     lat0, lon0 = home.latitude / 1e7, home.longitude / 1e7
     items = mission(lat0, lon0, alt)
-    clear_all(conn)
     upload(conn, items)
     print(f"uploaded {len(items)} items")
-    conn.mav.mission_set_current_send(conn.target_system, conn.target_component, 0)
-    wait(conn, "MISSION_CURRENT", 10, lambda m: m.seq == 0, what="MISSION_CURRENT 0")
+    set_current(conn, 0)
     command(conn, M.MAV_CMD_COMPONENT_ARM_DISARM, 1)
     command(conn, M.MAV_CMD_DO_SET_MODE, M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, PX4_AUTO, PX4_MISSION)
     print("armed, flying the mission")
