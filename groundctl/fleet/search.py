@@ -165,7 +165,7 @@ class SearchMixin(Parts):
             # flown, so the record shows why the lane counts (tests/sitl checks it).
             self.journal.event(
                 "lane_in_progress",
-                f"lane {mid[0]} in progress at the reattach: its start counts as flown",
+                f"lane {mid[0]} not ended at the reattach: its start counts as flown",
                 sysid=v.sysid, sortie_id=sortie_id, lanes=mid, announce=False,
             )  # fmt: skip
         track = LaneTrack(
