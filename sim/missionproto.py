@@ -41,6 +41,12 @@ class MissionProtocolMixin:
         return cf.RULES[self.flavour]
 
     _int_mode_flag: bool
+    # PX4's navigator answers an upload that changed the mission a moment later (ticks left,
+    # the index it names); a MISSION_SET_CURRENT in between is overtaken: MISSION_CURRENT
+    # names that index (reported, while the index is still `internal`) until the next one.
+    _nav_answer: tuple[int, int] | None = None
+    _stale_current: tuple[int, int] | None = None
+    NAV_ANSWER_TICKS = 2
 
     def _int_mode(self) -> bool:
         return self._int_mode_flag
@@ -147,6 +153,10 @@ class MissionProtocolMixin:
                     flagged if flagged is not None else min(self.mis_seq, max(len(items) - 1, 0))
                 )
                 self.mis_seq_unknown = flagged is None and bool(items) and self.mis_seq == 0
+                self._stale_current = None
+                self._nav_answer = (
+                    (self.NAV_ANSWER_TICKS, self.mis_seq) if not self.mis_seq_unknown else None
+                )
                 self.mission_activated = False
                 if self.mode != Mode.MISSION or not self.armed:
                     self.mis_state = (
@@ -170,7 +180,14 @@ class MissionProtocolMixin:
         self.send(M.MAVLink_mission_ack_message(*requester, result, mtype, opaque))
 
     def mission_tick(self) -> None:
-        """Re-request a missing item when the ground station went quiet (wall time)."""
+        """Re-request a missing item when the ground station went quiet (wall time); PX4's
+        navigator answers a changed mission."""
+        if self._nav_answer is not None:
+            left, seq = self._nav_answer
+            self._nav_answer = (left - 1, seq) if left > 1 else None
+            if left <= 1 and seq != self.mis_seq:
+                self._stale_current = (seq, self.mis_seq)
+                self.send(self._mission_current())
         up = self._upload
         if up is None or self.clock.wall() < up.deadline_wall:
             return
@@ -272,6 +289,7 @@ class MissionProtocolMixin:
     def _set_current(self, seq: int) -> None:
         self.mis_seq = seq
         self.mis_seq_unknown = False
+        self._stale_current = None
         self._item_phase = ""
         if self.mis_state == M.MISSION_STATE_COMPLETE:
             self.mis_state = M.MISSION_STATE_PAUSED

@@ -346,8 +346,12 @@ class TelemetryMixin:
     def _mission_current(self) -> Any:
         items = self.plans[ms.MISSION]
         px4 = self.flavour == "px4"
+        seq = 65535 if px4 and self.mis_seq_unknown else self.mis_seq
+        stale = self._stale_current  # PX4: a MISSION_SET_CURRENT overtaken (missionproto)
+        if stale is not None and stale[1] == seq and self.mode != Mode.MISSION:
+            seq = stale[0]
         return M.MAVLink_mission_current_message(
-            65535 if px4 and self.mis_seq_unknown else self.mis_seq,
+            seq,
             65535 if px4 and not items else len(items),
             self.mis_state if items else M.MISSION_STATE_NO_MISSION,
             1 if self.mode == Mode.MISSION else 0,

@@ -91,3 +91,31 @@ def test_px4_keeps_the_mission_index_across_uploads():
         time.sleep(0.3)
         assert g.current() == 1  # out of range: refused (by STATUSTEXT), index unchanged
         g.close()
+
+
+def test_px4_set_current_right_after_an_upload_is_overtaken_by_the_kept_index():
+    """As PX4 v1.16 SITL does: its navigator answers an upload that changed the mission with
+    the kept index a moment later. A MISSION_SET_CURRENT sent at once after the MISSION_ACK
+    is overtaken: MISSION_CURRENT goes on naming the kept index. Sent again, it takes."""
+    with SimFleetThread(
+        vehicles=1, speedup=5, gcs_port=None, api_base_port=None, api_local_base_port=0
+    ) as ft:
+        g = Gcs(ft.vehicles[0].ports.pymavlink_api)
+        assert g.upload(g.waypoints(6)).result == 0
+        g.set_current_message(2)
+        time.sleep(0.3)
+        assert g.current() == 2
+        assert g.upload(g.waypoints(7, 1), settle_s=0.0).result == 0
+        g.set_current_message(0)  # at once, as a plain script does
+        time.sleep(0.3)
+        assert g.current() == 2  # the navigator's late answer: the kept index
+        g.set_current_message(0)
+        time.sleep(0.3)
+        assert g.current() == 0
+        g.set_current_message(3)
+        time.sleep(0.3)
+        assert g.upload(g.waypoints(7, 2)).result == 0
+        g.set_current_message(0)  # after the navigator's answer: it takes at once
+        time.sleep(0.3)
+        assert g.current() == 0
+        g.close()

@@ -163,9 +163,14 @@ def kill_vehicle(i: int) -> None:
 
 def assert_tracks_fly_every_lane(db: Path, since: float = 0.0) -> int:
     """Every sortie of the run: done, its lanes all swept, and each lane's start then end
-    passed by the drone's own recorded track. Returns the number of sorties."""
+    passed by the drone's own recorded track. A lane the drone was flying when a ground
+    station reattached (journal: `lane_in_progress`) counts its start as passed: no ground
+    station recorded the track before. Returns the number of sorties."""
     s = Store.open(db)
     try:
+        in_progress: dict[int, set[int]] = {}
+        for e in s.events(kind="lane_in_progress"):
+            in_progress.setdefault(e.sortie_id or 0, set()).update(e.data.get("lanes", []))
         sorties = [x for x in s.sorties() if x.role == "search" and (x.started_at or 0) >= since]
         assert sorties, "no search sortie was flown"
         for so in sorties:
@@ -175,7 +180,7 @@ def assert_tracks_fly_every_lane(db: Path, since: float = 0.0) -> int:
             wps = d["sortie"]["waypoints"]
             starts = {w["lane_id"]: (w["lat"], w["lon"]) for w in wps if w["kind"] == "lane_start"}
             ends = {w["lane_id"]: (w["lat"], w["lon"]) for w in wps if w["kind"] == "lane_end"}
-            track = LaneTrack(starts, ends)
+            track = LaneTrack(starts, ends, started=in_progress.get(so.id, set()))
             for p in s.track(so.sysid, since=so.started_at):
                 if so.ended_at is None or p.ts <= so.ended_at:
                     track.add(p.lat, p.lon)

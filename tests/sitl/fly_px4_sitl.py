@@ -7,9 +7,10 @@
 It knows nothing of groundctl: it listens where PX4 SITL sends (vehicle 0 sends from UDP
 14580 to 14540), uploads a take-off, three waypoints and a return in the frames PX4 accepts
 (answering every request with MISSION_ITEM_INT), makes item 0 current with
-MISSION_SET_CURRENT, arms, switches to AUTO.MISSION and waits until the drone has reached
-every waypoint and landed. Exit 0 on success; otherwise 1 with the step that failed.
-`groundctl sim` keeps PX4 SITL's ports, so the same script flies it unchanged.
+MISSION_SET_CURRENT (re-sent until MISSION_CURRENT says so), arms, switches to AUTO.MISSION
+and waits until the drone has reached every waypoint and landed. Exit 0 on success;
+otherwise 1 with the step that failed. `groundctl sim` keeps PX4 SITL's ports, so the same
+script flies it unchanged.
 """
 
 from __future__ import annotations
@@ -88,6 +89,20 @@ def upload(conn, items):
         )  # fmt: skip
 
 
+def set_current(conn, seq: int) -> None:
+    """MISSION_SET_CURRENT until MISSION_CURRENT names `seq`. PX4 v1.16 answers an upload that
+    changed the mission with the kept index a moment later: a MISSION_SET_CURRENT sent right
+    after the MISSION_ACK can be overtaken, and MISSION_CURRENT keeps the old index."""
+    for _attempt in range(5):
+        conn.mav.mission_set_current_send(conn.target_system, conn.target_component, seq)
+        try:
+            wait(conn, "MISSION_CURRENT", 2, lambda m: m.seq == seq, what=f"MISSION_CURRENT {seq}")
+            return
+        except Failed:
+            continue
+    raise Failed(f"no MISSION_CURRENT {seq} after 5 MISSION_SET_CURRENT")
+
+
 def fly(url: str, timeout_s: float, alt: float) -> None:
     conn = mavutil.mavlink_connection(url, source_system=245)
     hb = conn.wait_heartbeat(timeout=60)
@@ -99,8 +114,7 @@ def fly(url: str, timeout_s: float, alt: float) -> None:
     items = mission(lat0, lon0, alt)
     upload(conn, items)
     print(f"uploaded {len(items)} items")
-    conn.mav.mission_set_current_send(conn.target_system, conn.target_component, 0)
-    wait(conn, "MISSION_CURRENT", 10, lambda m: m.seq == 0, what="MISSION_CURRENT 0")
+    set_current(conn, 0)
     command(conn, M.MAV_CMD_COMPONENT_ARM_DISARM, 1)
     command(conn, M.MAV_CMD_DO_SET_MODE, M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, PX4_AUTO, PX4_MISSION)
     print("armed, flying the mission")

@@ -64,9 +64,13 @@ class Gcs:
                 return m
         return None
 
-    def upload(self, items: list[tuple], mission_type: int = 0, int_msg: bool = True) -> Answer:
+    def upload(
+        self, items: list[tuple], mission_type: int = 0, int_msg: bool = True,
+        settle_s: float = 0.1,
+    ) -> Answer:  # fmt: skip
         """Upload items as (frame, command, p1, p2, p3, p4, x, y, z) tuples; answer each
-        request with MISSION_ITEM_INT (or MISSION_ITEM), whatever the request was."""
+        request with MISSION_ITEM_INT (or MISSION_ITEM), whatever the request was. After the
+        MISSION_ACK, wait `settle_s` for the STATUSTEXTs that explain it (0: return at once)."""
         self.mav.mission_count_send(self.sysid, self.compid, len(items), mission_type)
         first = ""
         texts: list[str] = []
@@ -83,8 +87,10 @@ class Gcs:
             if t == "MISSION_ACK":
                 if getattr(m, "mission_type", 0) != mission_type:
                     continue
-                time.sleep(0.1)
-                while (s := self.conn.recv_match(type="STATUSTEXT", blocking=False)) is not None:
+                time.sleep(settle_s)
+                while settle_s and (
+                    (s := self.conn.recv_match(type="STATUSTEXT", blocking=False)) is not None
+                ):
                     texts.append(s.text.strip())
                 return Answer(m.type, first, "; ".join(texts))
             first = first or t
