@@ -18,7 +18,9 @@ from groundctl.cli.context import cli_context
 from groundctl.cli.fly_steps import (
     _connect,
     _dispatch_config,
+    _flyable_plan,
     _interrupted,
+    _operation_name,
     _parse_latlon,
     _preflight_table,
 )
@@ -355,7 +357,6 @@ def fly(
     go out through dispatch when configured."""
     from groundctl.fleet.config import fleet_from_urls, load_fleet, parse_fleet
     from groundctl.fleet.live_ops import ThermalOptions
-    from missions.plan import Plan
 
     cctx = cli_context(ctx)
     if on_exit not in ("rtl", "leave", "ask"):
@@ -373,18 +374,16 @@ def fly(
             None,
             "give exactly one of --fleet FILE, --connect URL (repeatable) or --sim N",
         )
-    plan = Plan.load(plan_file)
-    op = operation or plan.name or plan_file.stem
+    plan = _flyable_plan(plan_file)
     if fleet_file is not None:
         fleet = load_fleet(fleet_file, cctx.user_file)
     elif connect:
-        fleet = fleet_from_urls(
-            list(connect), airframe, op.replace(" ", "-") or "adhoc", cctx.user_file
-        )
+        op = _operation_name(operation, plan, plan_file, "adhoc")
+        fleet = fleet_from_urls(list(connect), airframe, op, cctx.user_file)
     else:
         fleet = parse_fleet(
             {
-                "operation": op.replace(" ", "-") or "sim",
+                "operation": _operation_name(operation, plan, plan_file, "sim"),
                 "vehicles": [
                     {"name": "placeholder", "connection": "sim://0", "airframe": airframe}
                 ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,32 @@ if TYPE_CHECKING:
     from groundctl.fleet.live_ops import LiveOps
     from groundctl.fleet.orchestrator import Orchestrator
     from groundctl.link import Vehicle
+    from missions.plan import Plan
+
+
+def _flyable_plan(plan_file: Path) -> Plan:
+    """The plan, refused in one line when it holds nothing to fly (a hand-edited or foreign
+    file with no segments would otherwise fail deep inside the launch)."""
+    from missions.plan import Plan
+
+    plan = Plan.load(plan_file)
+    if not plan.segments:
+        raise ConfigError(
+            str(plan_file),
+            "segments",
+            "the plan has no segments to fly; make one with groundctl plan",
+        )
+    return plan
+
+
+def _operation_name(given: str | None, plan: Plan, plan_file: Path, fallback: str) -> str:
+    """The operation's name: --operation as given (checked by the fleet config), otherwise
+    the plan's name made safe for a file name, so that a plan named after "1 km² rectangle"
+    can be flown without inventing a name."""
+    if given:
+        return given
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", plan.name or plan_file.stem).strip("-.")[:80]
+    return safe or fallback
 
 
 def _parse_latlon(text: str) -> tuple[float, float]:

@@ -32,7 +32,9 @@ def _journal(db):
 
 def test_fly_json_is_one_document_matching_the_journal(run_cli, tmp_path):
     pytest.importorskip("sim.fleet")
-    plan = make_plan(segments=2, lanes_per_sortie=2)
+    # A plan named after its area ("1 km² rectangle" from the shipped example) names the
+    # operation with what a file name may hold; --sim used to refuse it.
+    plan = make_plan(segments=2, lanes_per_sortie=2).model_copy(update={"name": "1 km² field"})
     plan.dump(tmp_path / "p.json")
     r = run_cli(
         "fly", "p.json", "--sim", "2", "--speedup", "50", "--db", "op.sqlite", "--json",
@@ -42,7 +44,7 @@ def test_fly_json_is_one_document_matching_the_journal(run_cli, tmp_path):
     doc = json.loads(r.stdout)  # stdout is the document and nothing else
     # the pilot's lines went to stderr
     assert "Pre-flight: go / no-go" in r.stderr and "search complete" in r.stderr
-    assert doc["schema"] == "groundctl.fly/1"
+    assert doc["schema"] == "groundctl.fly/1" and doc["operation"] == "1-km-field"
     assert doc["result"] == "complete" and doc["exit_code"] == 0
     assert doc["signal"] is None and doc["on_exit"] is None
     assert doc["plan"]["file"] == "p.json" and doc["plan"]["name"] == plan.name
@@ -239,3 +241,15 @@ def test_live_fleet_table_on_a_narrow_terminal_drops_columns_never_cuts_a_name()
     wide.print(fleet_table(views, 0.5, "op", width=250))
     text = wide.export_text()
     assert "lack of width" not in text and "AUTO.MISSION" in text and "━ 2/4 lanes" in text
+
+
+def test_fly_refuses_a_plan_with_no_segments_in_one_line(run_cli, tmp_path):
+    """#18 item 7: a plan file with "segments": [] ended in an IndexError traceback."""
+    doc = json.loads(make_plan(segments=1, lanes_per_sortie=2).to_json())
+    doc["segments"] = []
+    (tmp_path / "p.json").write_text(json.dumps(doc))
+    r = run_cli("fly", "p.json", "--sim", "1", "--db", "op.sqlite", timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "p.json" in r.stderr and "no segments" in r.stderr
+    assert not (tmp_path / "op.sqlite").exists()  # refused before anything was started
