@@ -162,7 +162,7 @@ def kill_vehicle(i: int) -> None:
 
 
 def assert_tracks_fly_every_lane(db: Path, since: float = 0.0) -> int:
-    """Every sortie of the run: done, its lanes all swept, and each lane's start then end
+    """Every sortie of the run that took off: done, its lanes all swept, and each lane's start then end
     passed by the drone's own recorded track. A lane the drone was flying when a ground
     station reattached (journal: `lane_in_progress`) counts its start as passed: no ground
     station recorded the track before. Returns the number of sorties."""
@@ -171,8 +171,14 @@ def assert_tracks_fly_every_lane(db: Path, since: float = 0.0) -> int:
         in_progress: dict[int, set[int]] = {}
         for e in s.events(kind="lane_in_progress"):
             in_progress.setdefault(e.sortie_id or 0, set()).update(e.data.get("lanes", []))
-        sorties = [x for x in s.sorties() if x.role == "search" and (x.started_at or 0) >= since]
+        search = [x for x in s.sorties() if x.role == "search"]
+        # A launch refused on the ground (never started: e.g. ArduPilot's "requires position"
+        # before its EKF has GPS) is retried as a new sortie: its lanes must be flown by one.
+        never = {lane for x in search if x.started_at is None for lane in x.detail["lanes"]}
+        sorties = [x for x in search if x.started_at is not None and x.started_at >= since]
         assert sorties, "no search sortie was flown"
+        flown = {lane for x in sorties if x.status == "done" for lane in x.detail["lanes"]}
+        assert never <= flown, f"lanes {sorted(never - flown)} of a refused launch never flown"
         for so in sorties:
             d = so.detail
             assert so.status == "done", (so.id, so.status, d.get("end_reason"))
