@@ -224,26 +224,25 @@ def print_tables(tables: Sequence[Table], con: Console | None = None) -> None:
     for n, table in enumerate(tables):
         if n:
             con.print()
-        rt, dropped = fit(table, con.width, con)
-        con.print(rt)
-        if dropped:
-            con.print(
-                Text(f"(not shown for lack of width: {', '.join(dropped)}; pipe or widen)"),
-                style="dim",
-            )
+        _print_fitted(con, table)
+
+
+def _print_fitted(con: Console, table: Table) -> None:
+    """`table` fitted to the console's width, saying which columns were left out."""
+    rt, dropped = fit(table, con.width, con)
+    con.print(rt)
+    if dropped:
+        con.print(
+            Text(f"(not shown for lack of width: {', '.join(dropped)}; pipe or widen)"),
+            style="dim",
+        )
 
 
 def show(con: Console, table: Table) -> None:
     """`table` on the console `con` (stdout's or stderr's): fitted when it is a terminal,
     else plain aligned text with full values, one line per row."""
     if con.is_terminal:
-        rt, dropped = fit(table, con.width, con)
-        con.print(rt)
-        if dropped:
-            con.print(
-                Text(f"(not shown for lack of width: {', '.join(dropped)}; pipe or widen)"),
-                style="dim",
-            )
+        _print_fitted(con, table)
         return
     for line in plain_lines(table):
         con.print(line, markup=False, highlight=False, soft_wrap=True)

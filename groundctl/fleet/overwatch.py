@@ -125,7 +125,7 @@ class OverwatchMixin:
                     self.duplicate_of[hit.id] = w.hit.id
                     self.journal.event(
                         "overwatch_duplicate", f"{hit.id} is {w.hit.id}", hit=hit.id,
-                        watched=w.hit.id, distance_m=watchrules.distance_m(w.target, (hit.lat, hit.lon)),
+                        watched=w.hit.id, distance_m=assign.distance_m(w.target, (hit.lat, hit.lon)),
                     )  # fmt: skip
                 return None
         watch = Watch(hit)

@@ -17,7 +17,7 @@ import numpy as np
 from rich.table import Table
 
 from groundctl.config import AirframeConfig
-from missions.geodesy import GEOD
+from missions.geodesy import geodesic_distance_m
 from missions.plan import Plan
 
 MIN_SATELLITES = 6
@@ -70,8 +70,8 @@ def nearest_m(home: tuple[float, float], lats: Iterable[float], lons: Iterable[f
     la, lo = np.asarray(list(lats), dtype=float), np.asarray(list(lons), dtype=float)
     if la.size == 0:
         return 0.0
-    _, _, d = GEOD.inv(np.full(la.size, home[1]), np.full(la.size, home[0]), lo, la)
-    return float(np.min(d))
+    here_lat, here_lon = np.full(la.size, home[0]), np.full(la.size, home[1])
+    return float(np.min(geodesic_distance_m(here_lat, here_lon, la, lo)))
 
 
 def fmt_km(m: float) -> str:

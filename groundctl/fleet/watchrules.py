@@ -17,17 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from groundctl.fleet.assign import distance_m
 from thermal.hit import Hit
 
 BODY_LENGTH_M = 1.8  # a lying adult
 MIN_BASELINE_M = 10.0  # camera positions this far apart see a body from two sides
 CONFIRMED_BY_COORDINATOR = ("team_dispatched",)
-
-
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    north = (b[0] - a[0]) * 111_132.0
-    east = (b[1] - a[1]) * 111_320.0 * math.cos(math.radians((a[0] + b[0]) / 2))
-    return math.hypot(north, east)
 
 
 def same_person(a: Hit, b: Hit) -> bool:
