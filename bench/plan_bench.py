@@ -6,7 +6,8 @@ frame (the planner works in AEQD), on what a drone is sent:
 
 * holes m / out m: metres of the uploaded missions' straight legs (`mission_items`:
   take-off at the launch point, every waypoint, and the return-to-launch leg home) inside a
-  hole, and (sweep legs) outside the area beyond the turn margin;
+  hole, and (sweep legs) outside the area beyond the turn margin; clear m: the closest any
+  of those legs comes to a hole (a turn at a lane end overshoots it by a few metres);
 * coverage %: the flown path without the transit legs, buffered by half the footprint
   width, intersected with area - holes, over the searchable area;
 * efficiency: lane length / flown length, leaving out only each sortie's legs between the
@@ -73,6 +74,7 @@ AREAS = ("rectangle_1km2", "l_shape_hole", "valley_3km2", "concave_1000", "big_2
 TARGETS = {
     "coverage_pct": ">= 99.5",
     "in_holes_m": "0 (exported/uploaded legs, take-off and return included)",
+    "hole_clear_m": ">= the hole margin (default 10 m, a quarter of the footprint if less)",
     "outside_m": "0 (beyond the turn margin)",
     "efficiency": ">= 0.90",
     "balance": "<= 1.10",
@@ -106,6 +108,10 @@ def mission_legs(plan: Plan, frame: LocalFrame) -> list[tuple[int, np.ndarray, l
     return out
 
 
+def _m(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
 def measure(plan: Plan, margin_m: float, speed_ms: float) -> dict[str, float]:
     frame = _frame(plan)
     area = shapely.union_all([Polygon(frame.latlon_to_xy(np.asarray(r))) for r in plan.area])
@@ -123,9 +129,12 @@ def measure(plan: Plan, margin_m: float, speed_ms: float) -> dict[str, float]:
     shrunk = [s.buffer(-spacing / 2) for s in sections]
     sweeps, lane_len, flown_len = [], 0.0, 0.0
     in_holes = outside = cross = launch_cross = 0.0
+    clear = math.inf
     for seg_i, xy, kinds in mission_legs(plan, frame):
         legs = shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1))
         in_holes += float(shapely.length(shapely.intersection(legs, inner_holes)).sum())
+        if not holes.is_empty:
+            clear = min(clear, float(shapely.distance(holes, legs).min()))
         sweep_idx = [i for i, k in enumerate(kinds) if k not in ("transit", "launch")]
         if not sweep_idx:
             continue
@@ -164,6 +173,7 @@ def measure(plan: Plan, margin_m: float, speed_ms: float) -> dict[str, float]:
     return {
         "coverage_pct": 100 * covered.area / searchable.area,
         "in_holes_m": in_holes,
+        "hole_clear_m": clear if math.isfinite(clear) else None,
         "outside_m": outside,
         "efficiency": lane_len / flown_len if flown_len else 0.0,
         "max_seg_min": max(times) / 60,
@@ -272,7 +282,7 @@ def main() -> None:
     margin = spacing / 2 if args.turn_margin is None else args.turn_margin
     rows = []
     head = (
-        f"{'area':<18} {'km²':>5} {'K':>2} {'cover%':>6} {'holes m':>7} {'out m':>5} "
+        f"{'area':<18} {'km²':>5} {'K':>2} {'cover%':>6} {'holes m':>7} {'clear m':>7} {'out m':>5} "
         f"{'effic':>5} {'max min':>7} {'bal':>5} {'LB x':>5} {'LBb x':>5} {'parts':>5} "
         f"{'hull ov':>7} {'x-sec m':>7} {'launch x m':>10} {'sort':>4} {'plan ms':>7} {'cpu ms':>6}"
     )
@@ -308,7 +318,8 @@ def main() -> None:
             rows.append(row)
             print(
                 f"{name:<18} {row['area_km2']:>5.2f} {k:>2} {m['coverage_pct']:>6.2f} "
-                f"{m['in_holes_m']:>7.2f} {m['outside_m']:>5.1f} {m['efficiency']:>5.3f} "
+                f"{m['in_holes_m']:>7.2f} {_m(m['hole_clear_m']):>7} {m['outside_m']:>5.1f} "
+                f"{m['efficiency']:>5.3f} "
                 f"{m['max_seg_min']:>7.1f} {m['balance']:>5.3f} {m['lb_ratio']:>5.2f} "
                 f"{m['lb_batt_ratio']:>5.2f} {m['section_parts']:>5} {m['hull_overlap']:>7.3f} "
                 f"{m['cross_section_m']:>7.1f} {m['launch_cross_m']:>10.1f} {m['sorties']:>4} "
@@ -317,6 +328,9 @@ def main() -> None:
     summary = {
         "min_coverage_pct": min(r["coverage_pct"] for r in rows),
         "max_in_holes_m": max(r["in_holes_m"] for r in rows),
+        "min_hole_clear_m": min(
+            (r["hole_clear_m"] for r in rows if r["hole_clear_m"] is not None), default=None
+        ),
         "max_outside_m": max(r["outside_m"] for r in rows),
         "min_efficiency": min(r["efficiency"] for r in rows),
         "max_balance": max(r["balance"] for r in rows),

@@ -77,9 +77,18 @@ def count_turns(xy: NDArray[np.float64]) -> int:
     return int(np.sum(dang > np.radians(20)))
 
 
-def lane_rects(p0: NDArray[np.float64], p1: NDArray[np.float64], width: float) -> BaseGeometry:
+def lane_rects(
+    p0: NDArray[np.float64], p1: NDArray[np.float64], width: float, reach_m: float = 0.0
+) -> BaseGeometry:
+    """The ground the lanes sweep: `width` across, and `reach_m` past each end (what the
+    camera sees ahead of and behind the drone, up to half the footprint's length)."""
     if not len(p0):
         return shapely.Polygon()
+    if reach_m > 0:
+        d = p1 - p0
+        n = np.linalg.norm(d, axis=1, keepdims=True)
+        u = np.divide(d, n, out=np.zeros_like(d), where=n > 0)
+        p0, p1 = p0 - reach_m * u, p1 + reach_m * u
     lines = shapely.linestrings(np.stack([p0, p1], axis=1))
     return shapely.union_all(shapely.buffer(lines, width / 2, cap_style="flat"))
 

@@ -26,6 +26,8 @@ from shapely import affinity
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
+from missions.rowgeom import BRIDGE_GAP_LANES, bridge, clamp, intervals, leftover_lanes
+
 # Ground the lanes miss (see `lanes_for_part`) gets a lane of its own when a piece of it is
 # larger than this share of spacing²; smaller crumbs are left to the footprints' overlap and
 # round ends (a lane costs a detour; the benchmark shows coverage stays above 99.8%).
@@ -84,25 +86,15 @@ def _rows(poly: BaseGeometry, spacing: float) -> NDArray[np.float64]:
     return first + spacing * np.arange(n)
 
 
-def _intervals(
-    geom: BaseGeometry, ys: NDArray[np.float64], x0: float, x1: float
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """(row index, x start, x end) of every piece of each horizontal line y inside geom."""
-    coords = np.stack(
-        [np.column_stack([np.full_like(ys, x0), ys]), np.column_stack([np.full_like(ys, x1), ys])],
-        axis=1,
-    )
-    lines = shapely.linestrings(coords)
-    parts, idx = shapely.get_parts(shapely.intersection(lines, geom), return_index=True)
-    keep = (shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 1e-6)
-    b = shapely.bounds(parts[keep])
-    return idx[keep], b[:, 0], b[:, 2]
-
-
 def lanes_for_part(
-    part: Polygon, flyable: BaseGeometry, spacing: float, bearing_deg: float
+    part: Polygon, flyable: BaseGeometry, spacing: float, bearing_deg: float, reach_m: float = 0.0
 ) -> tuple[NDArray[np.float64], ...]:
     """Lanes of one connected part at one bearing, in the rotated frame.
+
+    Ground of the part off `flyable` (the strip between a hole and its margin) is never
+    flown over: lanes stop at it, and a lane ending `reach_m` short of it sees it (the
+    camera looks ahead); where no lane's end faces it (an edge along the lanes), a lane of
+    its own runs beside it, just outside the margin.
 
     Returns (row, xa, xb, y, cell) arrays, rows sorted, and the rotation angle.
     """
@@ -112,8 +104,9 @@ def lanes_for_part(
     x0, _, x1, _ = f.bounds
     x0, x1 = x0 - 1.0, x1 + 1.0
     ys = _rows(p, spacing)
-    row, xa, xb = _intervals(p, ys, x0, x1)
-    row, xa, xb = _bridge(f, ys, row, xa, xb, x0, x1, BRIDGE_GAP_LANES * spacing)
+    on_f = p if shapely.covers(f, p) else shapely.intersection(p, f)
+    row, xa, xb = intervals(on_f, ys, x0, x1)
+    row, xa, xb = bridge(f, ys, row, xa, xb, x0, x1, BRIDGE_GAP_LANES * spacing)
     y = ys[row]
     # Strip pieces: the ground each lane is responsible for.
     boxes = shapely.box(x0, ys - spacing / 2, x1, ys + spacing / 2)
@@ -138,33 +131,29 @@ def lanes_for_part(
     ea, eb = xa.copy(), xb.copy()
     np.minimum.at(ea, li[ok], pb[pi[ok], 0])
     np.maximum.at(eb, li[ok], pb[pi[ok], 2])
-    ea, eb = _clamp(f, y, xa, xb, ea, eb, x0, x1)
+    ea, eb = clamp(f, y, xa, xb, ea, eb, x0, x1)
     # Ground the lanes miss: strip pieces no row passes through (slivers between rows) and
     # parts a lane could not stretch to without leaving the flyable region. Each residual
     # bigger than a crumb gets a lane of its own through its middle.
     lines = shapely.linestrings(
-        np.stack([np.column_stack([ea, y]), np.column_stack([eb, y])], axis=1)
+        np.stack([np.column_stack([ea - reach_m, y]), np.column_stack([eb + reach_m, y])], axis=1)
     )
     swept = shapely.union_all(shapely.buffer(lines, spacing / 2, cap_style="flat"))
-    residual = shapely.get_parts(shapely.difference(p, swept))
-    residual = residual[shapely.area(residual) > ORPHAN_SHARE * spacing * spacing]
+    crumb = ORPHAN_SHARE * spacing * spacing
     orow, oxa, oxb, oex, oey, oy = [], [], [], [], [], []
-    for part in residual:
-        bx0, by0, bx1, by1 = part.bounds
-        cy = (by0 + by1) / 2
-        r, a, b = _intervals(part, np.array([cy]), x0, x1)
-        if len(r):
-            j = int(np.argmax(b - a))
-            orow.append(float(np.argmin(np.abs(ys - cy))) + 0.5)
-            oxa.append(a[j])
-            oxb.append(b[j])
-            # Stretched over the whole leftover (a thin wedge is longer than its middle).
-            oex.append(bx0)
-            oey.append(bx1)
-            oy.append(cy)
+    for y_o, a, b, bx0, bx1 in leftover_lanes(
+        shapely.difference(p, swept), f, on_f is p, spacing, crumb, x0, x1
+    ):
+        orow.append(float(np.argmin(np.abs(ys - y_o))) + 0.5)
+        oxa.append(a)
+        oxb.append(b)
+        # Stretched over the whole leftover (a thin wedge is longer than its middle).
+        oex.append(bx0)
+        oey.append(bx1)
+        oy.append(y_o)
     if orow:
         oy_a, oxa_a, oxb_a = np.asarray(oy), np.asarray(oxa), np.asarray(oxb)
-        oea, oeb = _clamp(f, oy_a, oxa_a, oxb_a, np.asarray(oex), np.asarray(oey), x0, x1)
+        oea, oeb = clamp(f, oy_a, oxa_a, oxb_a, np.asarray(oex), np.asarray(oey), x0, x1)
         row_all = np.r_[row.astype(float), orow]
         y_all = np.r_[y, oy_a]
         ea_all, eb_all = np.r_[ea, oea], np.r_[eb, oeb]
@@ -172,67 +161,6 @@ def lanes_for_part(
         row_all, y_all, ea_all, eb_all = row.astype(float), y, ea, eb
     cell = _cells(row_all, ea_all, eb_all, CELL_MAX_SHIFT_LANES * spacing)
     return row_all, ea_all, eb_all, y_all, cell, np.float64(rot)
-
-
-# Two pieces of a row closer than this many spacings, with only flyable ground between them
-# (a notch of a ragged edge within the turn margin), are flown as one lane.
-BRIDGE_GAP_LANES = 3.0
-
-
-def _bridge(
-    f: BaseGeometry,
-    ys: NDArray[np.float64],
-    row: NDArray[np.int64],
-    xa: NDArray[np.float64],
-    xb: NDArray[np.float64],
-    x0: float,
-    x1: float,
-    max_gap: float,
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """Merge consecutive intervals of a row that lie in one flyable interval, gap <= max_gap."""
-    if len(row) < 2:
-        return row, xa, xb
-    order = np.lexsort((xa, row))
-    row, xa, xb = row[order], xa[order], xb[order]
-    fr, fa, _ = _intervals(f, ys, x0, x1)
-    width = (x1 - x0) + 10.0
-    fkey = np.sort(fr * width + (fa - x0))
-    skey = row * width + ((xa + xb) / 2 - x0)
-    fid = np.searchsorted(fkey, skey, side="right") - 1
-    join = (row[1:] == row[:-1]) & (fid[1:] == fid[:-1]) & (xa[1:] - xb[:-1] <= max_gap)
-    starts = np.flatnonzero(np.r_[True, ~join])
-    return row[starts], np.minimum.reduceat(xa, starts), np.maximum.reduceat(xb, starts)
-
-
-def _clamp(
-    f: BaseGeometry,
-    y: NDArray[np.float64],
-    xa: NDArray[np.float64],
-    xb: NDArray[np.float64],
-    ea: NDArray[np.float64],
-    eb: NDArray[np.float64],
-    x0: float,
-    x1: float,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Clamp stretched lanes [ea, eb] to the flyable interval around [xa, xb] on line y."""
-    if not len(y):
-        return ea, eb
-    fr, fa, fb = _intervals(f, y, x0, x1)
-    fpieces = shapely.linestrings(
-        np.stack([np.column_stack([fa, y[fr]]), np.column_stack([fb, y[fr]])], axis=1)
-    )
-    mids = shapely.points(np.column_stack([(xa + xb) / 2, y]))
-    li, fi = shapely.STRtree(fpieces).query(mids, predicate="dwithin", distance=1e-6)
-    same = fr[fi] == li
-    li, fi = li[same], fi[same]
-    lo = np.full(len(y), -np.inf)
-    hi = np.full(len(y), np.inf)
-    lo[li] = fa[fi]
-    hi[li] = fb[fi]
-    # Lanes with no flyable interval found keep their own (inside-area) extent.
-    ea = np.where(np.isfinite(lo), np.maximum(ea, lo), xa)
-    eb = np.where(np.isfinite(hi), np.minimum(eb, hi), xb)
-    return np.minimum(ea, xa), np.maximum(eb, xb)
 
 
 def _cells(
@@ -294,7 +222,7 @@ def _best_bearing_cost(part: BaseGeometry, spacing: float) -> tuple[float, float
         rot = -_bearing_to_math_deg(b)
         p = affinity.rotate(part, rot, origin=(0, 0))
         x0, _, x1, _ = p.bounds
-        row, xa, xb = _intervals(p, _rows(p, spacing), x0 - 1, x1 + 1)
+        row, xa, xb = intervals(p, _rows(p, spacing), x0 - 1, x1 + 1)
         cells = _cells(row.astype(float), xa, xb, CELL_MAX_SHIFT_LANES * spacing)
         cost = len(row) + CELL_COST_LANES * (int(cells.max()) + 1 if len(cells) else 0)
         if cost < best_cost - 0.5:
@@ -333,7 +261,11 @@ CELL_REDIRECT_MIN_LANES = 4
 
 
 def _lay_part(
-    part: BaseGeometry, flyable: BaseGeometry, spacing: float, bearing: float | None
+    part: BaseGeometry,
+    flyable: BaseGeometry,
+    spacing: float,
+    bearing: float | None,
+    reach_m: float = 0.0,
 ) -> list[tuple[NDArray[np.float64], ...]]:
     """Lanes of one part as a list of (p0, p1, cell, row, bearing) groups, local frame.
 
@@ -342,7 +274,7 @@ def _lay_part(
     gets lanes along each of its arms).
     """
     b = _best_bearing_cost(part, spacing)[0] if bearing is None else bearing
-    row, ea, eb, y, cell, rot = lanes_for_part(part, flyable, spacing, b)
+    row, ea, eb, y, cell, rot = lanes_for_part(part, flyable, spacing, b, reach_m)
     if not len(row):
         return []
     p0, p1 = _to_local(ea, eb, y, float(rot))
@@ -372,7 +304,7 @@ def _lay_part(
             len(idx) + CELL_COST_LANES
         ):
             continue
-        r2, a2, e2, y2, cell2, rot2 = lanes_for_part(cell_poly, flyable, spacing, b_c)
+        r2, a2, e2, y2, cell2, rot2 = lanes_for_part(cell_poly, flyable, spacing, b_c, reach_m)
         if not len(r2):
             continue
         q0, q1 = _to_local(a2, e2, y2, float(rot2))
@@ -394,15 +326,17 @@ def lay_lanes(
     flyable: BaseGeometry,
     spacing: float,
     bearing_deg: float | None = None,
+    reach_m: float = 0.0,
 ) -> Lanes:
-    """Lanes covering `searchable`, each inside `flyable`, one set of cells per part."""
+    """Lanes covering `searchable`, each inside `flyable`, one set of cells per part
+    (ground of `searchable` off `flyable` is seen from beside it: see `lanes_for_part`)."""
     parts = [g for g in shapely.get_parts(searchable) if isinstance(g, Polygon) and g.area > 0]
     # Largest parts first, so cell ids are stable and big parts come first.
     parts.sort(key=lambda g: -g.area)
     p0s, p1s, cells, rows, bears = [], [], [], [], []
     cell_base = 0
     for part in parts:
-        for p0, p1, cell, row, bear in _lay_part(part, flyable, spacing, bearing_deg):
+        for p0, p1, cell, row, bear in _lay_part(part, flyable, spacing, bearing_deg, reach_m):
             if not len(row):
                 continue
             p0s.append(p0)

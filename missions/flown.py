@@ -225,6 +225,20 @@ def _planned_lanes(plan: Plan, local: LocalArea) -> list[LineString]:
     return out
 
 
+def _reaching(line: LineString, reach_m: float) -> LineString:
+    """The line stretched `reach_m` past each end, along its first and last pieces."""
+    c = np.asarray(line.coords, dtype=float)
+    if reach_m <= 0 or len(c) < 2:
+        return line
+    d0, d1 = c[1] - c[0], c[-1] - c[-2]
+    n0, n1 = float(np.linalg.norm(d0)), float(np.linalg.norm(d1))
+    if n0 > 0:
+        c[0] = c[0] - reach_m * d0 / n0
+    if n1 > 0:
+        c[-1] = c[-1] + reach_m * d1 / n1
+    return LineString(c)
+
+
 def gap_lanes(
     plan: Plan, cov: FlownCoverage, flyable: BaseGeometry
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -233,11 +247,13 @@ def gap_lanes(
     spacing = plan.camera.lane_spacing_m
     crumb = 0.25 * spacing * spacing
     gaps = cov.gaps
+    # A lane kept off a hole sees the ground up to it: that strip is the lane's to fly again.
+    reach_m = min(plan.hole_margin_m, plan.camera.footprint_h_m / 2)
     p0: list[NDArray[np.float64]] = []
     p1: list[NDArray[np.float64]] = []
     swept = []
     for line in _planned_lanes(plan, cov.local):
-        strip = line.buffer(spacing / 2, cap_style="flat")
+        strip = _reaching(line, reach_m).buffer(spacing / 2, cap_style="flat")
         miss = [g for g in shapely.get_parts(shapely.intersection(strip, gaps)) if g.area > crumb]
         if not miss:
             continue
@@ -263,11 +279,12 @@ def gap_lanes(
             # Terrain points make a lane a polyline: fly each of its straight pieces.
             p0.extend(c[:-1])
             p1.extend(c[1:])
-            swept.append(piece.buffer(spacing / 2, cap_style="flat"))
+            swept.append(_reaching(piece, reach_m).buffer(spacing / 2, cap_style="flat"))
     rest = shapely.difference(gaps, shapely.union_all(swept or [Polygon()]).buffer(1e-6))
     rest_parts = [g for g in shapely.get_parts(rest) if isinstance(g, Polygon) and g.area > crumb]
     if rest_parts:
-        extra = lay_lanes(shapely.union_all(rest_parts), flyable, spacing)
+        # Ground inside a hole's margin gets lanes beside it, never over it.
+        extra = lay_lanes(shapely.union_all(rest_parts), flyable, spacing, reach_m=reach_m)
         p0.extend(extra.p0)
         p1.extend(extra.p1)
     z = np.zeros((0, 2))
@@ -278,10 +295,10 @@ def replan(plan: Plan, cov: FlownCoverage, req: PlanRequest) -> Plan:
     """A plan that flies only the gaps of `cov`, for the drones of `req`."""
     t0 = time.perf_counter()
     fp = footprint(req.camera, req.alt_agl_m, req.side_overlap)
-    ground = Ground.of(cov.local, req.turn_margin_m, req.hole_margin_m, target=cov.gaps)
-    from missions.planner import check_request, launch_points
+    from missions.planner import launch_points, resolve_request
 
-    check_request(req, fp)
+    req = resolve_request(req, fp)
+    ground = Ground.of(cov.local, req.turn_margin_m, req.hole_margin_m, target=cov.gaps)
     p0, p1 = gap_lanes(plan, cov, ground.flyable)
     if not len(p0):
         from missions.errors import PlanError

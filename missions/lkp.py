@@ -27,8 +27,8 @@ from missions.planner import (
     Ground,
     PlanRequest,
     assemble_plan,
-    check_request,
     launch_points,
+    resolve_request,
     ring_model,
 )
 from missions.segment import Track, partition
@@ -69,7 +69,7 @@ def plan_pattern(area: SearchArea | LocalArea | None, req: PlanRequest, spec: Pa
     if spec.kind not in PATTERNS:
         raise PlanError(f"unknown pattern '{spec.kind}'; choose from {', '.join(PATTERNS)}")
     fp = footprint(req.camera, req.alt_agl_m, req.side_overlap)
-    check_request(req, fp)
+    req = resolve_request(req, fp)
     if spec.kind != "trackline" and req.lkp is None:
         raise PlanError(f"the {spec.kind} pattern needs the datum: give --lkp LAT,LON")
     anchor = req.lkp if req.lkp is not None else spec.line[0]

@@ -14,11 +14,12 @@ outwards) and the order of the sorties (most probability per minute first).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from missions.area import LatLon, LocalArea, _ring_latlon, multipolygon
@@ -54,7 +55,9 @@ class PlanRequest:
     launches: tuple[LatLon, ...] = ()  # none (default launch), one for all, or one each
     sweep_deg: float | None = None  # lane bearing from north; None = chosen per section
     turn_margin_m: float = 0.0
-    hole_margin_m: float = 0.0  # keep this far off holes (camera still sees up to them)
+    # Keep the path this far off holes (the camera still sees up to them); None = the
+    # default clearance for the footprint (`default_hole_margin_m`).
+    hole_margin_m: float | None = None
     dem: Dem | None = field(default=None, compare=False)
     terrain_tol_m: float = 5.0
     name: str = ""
@@ -74,6 +77,8 @@ class Ground:
     lane_ground: BaseGeometry  # target minus `avoid`
     flyable: BaseGeometry  # area grown by the turn margin, minus `avoid`
     transit: Router  # anywhere near the area but the holes
+    edge: BaseGeometry  # target inside the hole margin: seen from beside, never flown over
+    hole_margin_m: float = 0.0
 
     @classmethod
     def of(
@@ -88,7 +93,21 @@ class Ground:
             *(np.asarray(local.area.bounds) + np.r_[-1, -1, 1, 1] * (TRANSIT_ROOM_M + 100))
         )
         transit = Router(shapely.difference(box, avoid))
-        return cls(local, tgt, avoid, lane_ground, flyable, transit)
+        edge = shapely.difference(tgt, lane_ground) if hole_margin_m > 0 else Polygon()
+        return cls(local, tgt, avoid, lane_ground, flyable, transit, edge, hole_margin_m)
+
+    def with_edge(self, section: BaseGeometry) -> BaseGeometry:
+        """A section with the strips of hole margin next to it, for its lanes to see."""
+        if self.edge.is_empty or section.is_empty:
+            return section
+        near = shapely.intersection(self.edge, section.buffer(self.hole_margin_m + 1.0))
+        return shapely.union(section, near)
+
+
+def reach_m(req: PlanRequest, fp: Footprint) -> float:
+    """How far past a lane's end it sees the ground it stops short of (a hole's margin):
+    the camera looks half a footprint ahead."""
+    return min(req.hole_margin_m or 0.0, fp.height_m / 2)
 
 
 def default_launch(local: LocalArea) -> NDArray[np.float64]:
@@ -99,12 +118,42 @@ def default_launch(local: LocalArea) -> NDArray[np.float64]:
     return np.array([q.x, q.y])
 
 
+# Lanes end, and transits pass, this far off a no-fly zone unless the coordinator says
+# otherwise. A multicopter turning at a lane end runs on past it (PX4 flies jerk-limited
+# corners, the simulator overshoots too), so a lane that ends on the zone's edge trips the
+# exclusion fence: on the bench valley every drone was held by "Geofence breached" with a
+# margin of 0, and flew every lane with 5 m or more. Capped at a quarter of the footprint's
+# short side, so the camera, which sees half the footprint ahead, still sees up to the hole.
+DEFAULT_HOLE_MARGIN_M = 10.0
+
+
+def default_hole_margin_m(fp: Footprint) -> float:
+    return round(min(DEFAULT_HOLE_MARGIN_M, 0.25 * min(fp.width_m, fp.height_m)), 2)
+
+
+# Never closer: PX4 tests each waypoint against its exclusion fences (pnpoly, whichever side
+# a point on the edge falls) and refuses a whole mission with one inside ("Geofence violation
+# for waypoint N"); a lane end on a zone's edge was refused by PX4 v1.16 SITL.
+MIN_HOLE_MARGIN_M = 1.0
+
+
+def resolve_request(req: PlanRequest, fp: Footprint) -> PlanRequest:
+    """The request with its defaults that depend on the footprint filled in, checked."""
+    if req.hole_margin_m is None:
+        req = replace(req, hole_margin_m=default_hole_margin_m(fp))
+    elif 0 <= req.hole_margin_m < MIN_HOLE_MARGIN_M:
+        req = replace(req, hole_margin_m=MIN_HOLE_MARGIN_M)
+    check_request(req, fp)
+    return req
+
+
 def check_request(req: PlanRequest, fp: Footprint) -> None:
     k = len(req.vehicles)
     if not 1 <= k <= MAX_DRONES:
         raise PlanError(f"{k} drones: plan for 1 to {MAX_DRONES} drones")
     if not 0 <= req.turn_margin_m <= 1000:
         raise PlanError(f"turn margin must be 0..1000 m (got {req.turn_margin_m:g} m)")
+    assert req.hole_margin_m is not None, "resolve_request fills the hole margin in"
     if not 0 <= req.hole_margin_m <= 1000:
         raise PlanError(f"hole margin must be 0..1000 m (got {req.hole_margin_m:g} m)")
     if req.hole_margin_m >= fp.width_m / 2:
@@ -170,7 +219,7 @@ RECUT_LANE_BUDGET = 480
 def make_plan(local: LocalArea, req: PlanRequest) -> Plan:
     t0 = time.perf_counter()
     fp = footprint(req.camera, req.alt_agl_m, req.side_overlap)
-    check_request(req, fp)
+    req = resolve_request(req, fp)
     ground = Ground.of(local, req.turn_margin_m, req.hole_margin_m)
     launch_xy = launch_points(ground, req)
     model = ring_model(local, req)
@@ -243,11 +292,20 @@ def route_sections(
     lines: list[SweepLine | None] = []
     flown: list[list[Flown]] = []
     next_id = 0
+    reach = reach_m(req, fp)
     for i, sec in enumerate(sections):
         fly_i = shapely.intersection(ground.flyable, sec.buffer(pad))
         start = lkp_xy if lkp_xy is not None else launch_xy[i]
         line = sweep_section(
-            sec, fly_i, fp.spacing_m, req.sweep_deg, ground.transit, start, next_id, rings
+            ground.with_edge(sec),
+            fly_i,
+            fp.spacing_m,
+            req.sweep_deg,
+            ground.transit,
+            start,
+            next_id,
+            rings,
+            reach,
         )
         lines.append(line)
         fl: list[Flown] = []
@@ -290,7 +348,7 @@ def assemble_plan(
         all_p1 += [f.lane_p1 for f in flown]
     p0 = np.vstack(all_p0) if all_p0 else np.zeros((0, 2))
     p1 = np.vstack(all_p1) if all_p1 else np.zeros((0, 2))
-    covered = shapely.intersection(lane_rects(p0, p1, fp.width_m), ground.target)
+    covered = shapely.intersection(lane_rects(p0, p1, fp.width_m, reach_m(req, fp)), ground.target)
     lane_total = float(np.linalg.norm(p1 - p0, axis=1).sum())
     times = [s.stats.est_time_s for s in segments]
     tgt_area = float(ground.target.area)

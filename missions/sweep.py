@@ -67,8 +67,9 @@ def _route_piece(
     router: Router,
     fallback: Router,
     start: NDArray[np.float64],
+    reach_m: float = 0.0,
 ) -> tuple[Lanes, list[NDArray[np.float64]], list[bool], NDArray[np.float64], NDArray[np.float64]]:
-    lanes = lay_lanes(piece, flyable, spacing, bearing)
+    lanes = lay_lanes(piece, flyable, spacing, bearing, reach_m)
     if not len(lanes):
         return lanes, [], [], np.zeros((0, 2)), np.zeros((0, 2))
     route = build_route(lanes, router, start, fallback=fallback)
@@ -85,12 +86,15 @@ def sweep_section(
     start_near: NDArray[np.float64],
     first_id: int,
     rings: list[BaseGeometry] | None = None,
+    reach_m: float = 0.0,
 ) -> SweepLine | None:
     """Lanes over `section` (clamped to `flyable`), as one route from near `start_near`.
 
     With `rings` (probability rings, innermost first), the section is swept ring piece by
     ring piece, inner first. Links between lanes stay in `flyable`; links between parts that
-    do not touch go through `transit` and are marked ``transit``."""
+    do not touch go through `transit` and are marked ``transit``. Ground of `section` off
+    `flyable` (next to a hole, inside its margin) is seen from lanes that pass beside it or
+    end `reach_m` short of it (`missions.coverage.lanes_for_part`)."""
     if section.is_empty or section.area < 1.0:
         return None
     router = Router(flyable, inset_m=float(np.clip(spacing / 4, 2.0, 10.0)))
@@ -105,7 +109,7 @@ def sweep_section(
     pos = sweep_start(section, start_near) if not rings else np.asarray(start_near, float)
     for piece in pieces:
         lanes, lk, out, st, en = _route_piece(
-            piece, flyable, spacing, bearing, router, transit, pos
+            piece, flyable, spacing, bearing, router, transit, pos, reach_m
         )
         if not len(st):
             continue

@@ -194,6 +194,39 @@ class Fence:
         return self.exclusion is not None and bool(shapely.contains_xy(self.exclusion, x, y))
 
 
+# Items whose position PX4's mission check tests against the geofence
+# (MissionBlock::item_contains_position).
+POSITION_COMMANDS = frozenset(
+    {
+        NAV_WAYPOINT,
+        NAV_LOITER_UNLIM,
+        NAV_LOITER_TURNS,
+        NAV_LOITER_TIME,
+        NAV_LAND,
+        NAV_TAKEOFF,
+        NAV_VTOL_TAKEOFF,
+        NAV_VTOL_LAND,
+    }
+)
+
+
+def fence_violation(items: list[Item], fence: Fence | None, to_local) -> int | None:
+    """Index of the first item whose position is outside the fence, or None.
+
+    PX4 checks every mission position against the geofence whenever the mission or the
+    fence changes (mission_feasibility_checker.cpp): one waypoint inside an exclusion zone
+    (a lane ending on a no-fly zone's edge, rounded inwards) makes the whole mission invalid,
+    "Geofence violation for waypoint N", and AUTO.MISSION is refused. Items without a
+    position of their own (lat and lon 0: here) are not checked."""
+    if fence is None:
+        return None
+    for i, it in enumerate(items):
+        positioned = it.command in POSITION_COMMANDS and not (it.x == 0 and it.y == 0)
+        if positioned and fence.breached(*to_local(it.lat, it.lon)):
+            return i
+    return None
+
+
 def build_fence(items: list[Item], to_local) -> Fence | None:
     """Fence zones from FENCE items; `to_local(lat, lon) -> (x, y)` in metres."""
     inc: list[shapely.Geometry] = []

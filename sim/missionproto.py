@@ -173,6 +173,13 @@ class MissionProtocolMixin:
         self._mission_ack(requester, M.MAV_MISSION_ACCEPTED, mtype, self.plan_ids[mtype])
         if mtype == ms.MISSION:
             self.send(self._mission_current())
+        if self.flavour == "px4" and mtype in (ms.MISSION, ms.FENCE) and not unchanged:
+            # PX4 checks the mission against the fence whenever either changes.
+            bad = ms.fence_violation(self.plans[ms.MISSION], self.fence, self.to_local)
+            if bad is not None:
+                self.statustext(
+                    M.MAV_SEVERITY_CRITICAL, f"Geofence violation for waypoint {bad + 1}"
+                )
 
     def _mission_ack(
         self, requester: tuple[int, int], result: int, mtype: int, opaque: int = 0

@@ -43,6 +43,17 @@ class ModeMixin:
                 self.statustext(M.MAV_SEVERITY_CRITICAL, "Mission rejected: no valid mission")
                 return False
             if (
+                self.flavour == "px4"
+                and ms.fence_violation(self.plans[ms.MISSION], self.fence, self.to_local)
+                is not None
+            ):
+                # A mission with a waypoint outside the fence is not valid: PX4 v1.16 ACKs the
+                # mode change and stays where it is (SITL: TAKEOFF, then LOITER, for good).
+                self.statustext(
+                    M.MAV_SEVERITY_CRITICAL, "Switching to Mission is currently not available"
+                )
+                return True
+            if (
                 self.flavour == "ardupilot"
                 and self.armed
                 and self.landed

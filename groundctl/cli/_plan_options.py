@@ -87,7 +87,7 @@ class PlannerSettings(BaseModel):
     max_area_km2: float = Field(default=DEFAULT_MAX_AREA_KM2, gt=0, le=10_000)
     max_alt_m: float = Field(default=120.0, gt=0, le=10_000)
     turn_margin_m: float = Field(default=0.0, ge=0, le=1000)
-    hole_margin_m: float = Field(default=0.0, ge=0, le=1000)
+    hole_margin_m: float | None = Field(default=None, ge=0, le=1000)
 
 
 def planner_settings(user_file: Path | None) -> PlannerSettings:

@@ -100,7 +100,8 @@ def plan_command(
         float | None,
         _opt(
             "--hole-margin",
-            "Keep the path this far off every hole, m (config planner.hole_margin_m).",
+            "Keep the path this far off every hole, m (config planner.hole_margin_m; default "
+            "10, or a quarter of the footprint if that is less).",
         ),
     ] = None,
     max_alt: Annotated[

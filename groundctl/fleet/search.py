@@ -26,6 +26,10 @@ from groundctl.link import mission_hash as content_hash
 
 # Vehicle seconds in hold, in the middle of a mission, that end the sortie.
 HOLD_ENDS_SORTIE_S = 10.0
+# Vehicle seconds after the mission was started for the autopilot to be flying it. PX4 v1.16
+# ACKs AUTO.MISSION for a mission it found invalid (a waypoint inside a no-fly zone:
+# "Geofence violation for waypoint N") and hovers where it is for good.
+MISSION_START_S = 15.0
 
 
 class SearchMixin(Parts):
@@ -75,6 +79,7 @@ class SearchMixin(Parts):
             link_items = coerce_items(items)
         self.current[name] = job
         view.job, view.lanes_total, view.lanes_swept = job.id, len(job.lanes), 0
+        uploaded_at = time.time()
         sortie_id = self.journal.add_job(job, name, v.sysid, content_hash(link_items))
         view.phase = "upload"
         try:
@@ -116,7 +121,9 @@ class SearchMixin(Parts):
                 raise
             await self._end_sortie(name, job, sortie_id, f"error: {exc}")
             return 0
-        return await self._fly_from_air(name, job, sortie_id, lane_end, self._observe(name))
+        return await self._fly_from_air(
+            name, job, sortie_id, lane_end, self._observe(name), since=uploaded_at
+        )
 
     async def _fly_from_air(
         self,
@@ -126,10 +133,11 @@ class SearchMixin(Parts):
         lane_end: dict[int, int],
         st: VehicleState,
         reattached: bool = False,
+        since: float | None = None,
     ) -> int:
         before = len([x for x in job.lanes if x in self.swept])
         try:
-            reason = await self._follow(name, job, sortie_id, lane_end, st, reattached)
+            reason = await self._follow(name, job, sortie_id, lane_end, st, reattached, since)
         except LinkError as exc:
             self.journal.event(
                 "error", str(exc), sysid=st.sysid, severity="error", sortie_id=sortie_id
@@ -147,8 +155,10 @@ class SearchMixin(Parts):
         lane_end: dict[int, int],
         st0: VehicleState,
         reattached: bool = False,
+        since: float | None = None,
     ) -> str:
-        """Watch the mission until it ends; return why it ended."""
+        """Watch the mission until it ends; return why it ended. `since`: when its mission
+        went up (the autopilot's words from then on explain a mission it never started)."""
         v = self.vehicles[name]
         view = self.views[name]
         view.phase = "search"
@@ -175,6 +185,7 @@ class SearchMixin(Parts):
         )
         feeder = asyncio.create_task(self._feed_track(v, track), name=f"track-{name}")
         held_since: float | None = None
+        started = time.monotonic()
         try:
             while True:
                 await asyncio.sleep(self.poll_s)
@@ -235,9 +246,26 @@ class SearchMixin(Parts):
                     return f"low battery {pct:.0f}%"
                 if not self._orders[name].empty():
                     return "overwatch"
+                if not seen_mission and now - started > self.wall(MISSION_START_S):
+                    return f"mission did not start ({self._autopilot_says(name, since)})"
         finally:
             feeder.cancel()
             await asyncio.wait([feeder], timeout=1.0)
+
+    def _autopilot_says(self, name: str, since: float | None) -> str:
+        """The autopilot's warnings since `since`, else its last words: why it did not fly."""
+        events = (
+            self.journal.store.events(
+                sysid=self.vehicles[name].sysid, kind="vehicle.statustext", since=since
+            )
+            if since is not None
+            else []
+        )
+        texts = [e.message for e in events if e.severity != "info" and e.message]
+        last = self._observe(name).last_statustext
+        if not texts and last is not None:
+            texts = [last.text]
+        return "; ".join(dict.fromkeys(texts[-3:])) or "no reason given"
 
     @staticmethod
     async def _feed_track(v: Vehicle, track: LaneTrack) -> None:

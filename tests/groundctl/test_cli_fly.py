@@ -253,3 +253,30 @@ def test_fly_refuses_a_plan_with_no_segments_in_one_line(run_cli, tmp_path):
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "p.json" in r.stderr and "no segments" in r.stderr
     assert not (tmp_path / "op.sqlite").exists()  # refused before anything was started
+
+
+def test_a_mission_the_autopilot_never_starts_ends_its_sortie_and_fly_says_why(run_cli, tmp_path):
+    """PX4 v1.16 SITL refused a mission whose lane ended on a no-fly zone's edge ("Geofence
+    violation for waypoint N"), ACKed AUTO.MISSION and hovered over home for good, while
+    `fly` waited on it. Now the sortie ends when the mission has not started, the drone comes
+    home, and the search ends partial (exit 1) with the autopilot's words."""
+    pytest.importorskip("sim.fleet")
+    from tests.groundctl.fleet.planfix import at
+
+    plan = make_plan(segments=1, lanes_per_sortie=2)
+    # The first lane ends 60 m east of its start, 1 cm inside this zone (PX4 counts it in).
+    hole = (at(-10, 99.99), at(-10, 130), at(10, 130), at(10, 99.99))
+    plan.model_copy(update={"holes": (hole,)}).dump(tmp_path / "p.json")
+    t0 = time.monotonic()
+    r = run_cli(
+        "fly", "p.json", "--sim", "1", "--speedup", "50", "--no-live", "--db", "op.sqlite",
+        timeout=170,
+    )  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "mission did not start" in out and "Switching to Mission is currently" in out
+    assert time.monotonic() - t0 < 150
+    sorties, events, _ = _journal(tmp_path / "op.sqlite")
+    assert sorties and all(not s.detail.get("swept") for s in sorties)
+    assert any("Geofence violation for waypoint" in e.message for e in events)
+    assert all(s.status != "flying" for s in sorties)  # every sortie ended, none left hovering

@@ -3,6 +3,7 @@
 import itertools
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -169,7 +170,14 @@ def test_property_random_polygons_with_holes(draw, seed, n_holes, drones, margin
 # other machine and load; the others had the lowest coverage in a hunt of ~2,000 cases.
 @pytest.mark.parametrize(
     ("seed", "n_holes", "drones", "margin"),
-    [(2, 2, 3, 20.0), (6985, 3, 1, 20.0), (5836, 1, 3, 20.0), (3080, 1, 2, 0.0), (39, 3, 3, 0.0)],
+    [
+        (2, 2, 3, 20.0),
+        (6985, 3, 1, 20.0),
+        (5836, 1, 3, 20.0),
+        (3080, 1, 2, 0.0),
+        (39, 3, 3, 0.0),
+        (7381, 3, 3, 0.0),
+    ],
 )
 def test_random_polygons_drawn_before(draw, seed, n_holes, drones, margin):
     _check_random_case(draw, seed, n_holes, drones, margin)
@@ -209,6 +217,38 @@ def test_hole_margin_keeps_the_path_off_holes(draw):
     assert measured_coverage(plan, local.frame, local.searchable) > 0.99
     with pytest.raises(PlanError, match="half the footprint"):
         make_plan(local, PlanRequest(H20T, ALT, hole_margin_m=30.0))
+
+
+def test_by_default_the_path_keeps_a_clearance_off_holes(draw):
+    """A lane that ends on a no-fly zone's edge makes the drone run on into the zone as it
+    turns (on the bench valley every simulated drone was held by "Geofence breached"). By
+    default lanes end, and transits pass, a clearance off every hole: 10 m, or a quarter of
+    the footprint's short side if less. The camera still sees up to the hole."""
+    local = prepare(_l_shape(draw))
+    launch = draw.ring([(900, -50)])[0]
+    req = PlanRequest(H20T, ALT, 0.1, vehicles=(Vehicle(),) * 2, launches=(launch,))
+    plan = make_plan(local, req)
+    short_side = min(plan.camera.footprint_w_m, plan.camera.footprint_h_m)
+    assert short_side / 4 < 10.0
+    assert plan.hole_margin_m == pytest.approx(short_side / 4, abs=0.01)
+    flown = flown_geometry(plan, local.frame, include_transit=True)
+    assert flown.distance(local.holes) >= plan.hole_margin_m - 0.05
+    # Lanes still run up to the clearance (nothing near the hole is given up), and the
+    # ground between their ends and the hole is seen.
+    ends = local.frame.latlon_to_xy(
+        [(w.lat, w.lon) for s in plan.sorties for w in s.waypoints if w.kind == "lane_end"]
+    )
+    gap = shapely.distance(local.holes, shapely.points(ends))
+    assert np.sum(gap < plan.hole_margin_m + 1.0) >= 2
+    assert measured_coverage(plan, local.frame, local.searchable) > 0.995
+    assert plan.stats.coverage_pct > 99.5
+    # Higher up, the clearance is 10 m. A coordinator may ask for less, but never under 1 m:
+    # PX4 refuses a whole mission with a waypoint on a no-fly zone's edge.
+    high = make_plan(local, replace(req, alt_agl_m=2 * ALT))
+    assert high.hole_margin_m == 10.0
+    zero = make_plan(local, replace(req, hole_margin_m=0.0))
+    assert zero.hole_margin_m == 1.0
+    assert 0.95 <= flown_geometry(zero, local.frame, include_transit=True).distance(local.holes) < 2
 
 
 def _lane_ends(plan: Plan) -> list[list[int]]:

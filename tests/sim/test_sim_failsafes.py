@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from sim_gcs import HOME, Gcs, M, offset
@@ -243,3 +244,67 @@ def test_gps_loss_and_motor_failure_land(mavic3t):
         assert gcs[1].command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == M.MAV_RESULT_DENIED
         for g in gcs:
             g.close()
+
+
+PX4_MISSION = 4 << 16 | 4 << 24
+
+
+def _until(gcs: Gcs, cond, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"timed out; last texts {gcs.statustexts[-5:]}"
+        gcs.recv()
+
+
+@pytest.mark.parametrize("flavour", ["px4", "ardupilot"])
+def test_a_waypoint_in_a_no_fly_zone_makes_px4_refuse_the_mission(mavic3t, flavour):
+    """PX4 v1.16 SITL, seen flying a lane that ended on a no-fly zone's edge: it tests every
+    mission position against the fence when either changes, says "Geofence violation for
+    waypoint N", ACKs AUTO.MISSION and then stays where it is ("Switching to Mission is
+    currently not available"). ArduPilot checks no waypoint and flies the mission."""
+    fleet = SimFleetThread(
+        vehicles=1, autopilot=flavour, airframe=mavic3t, home=HOME, speedup=60, seed=11,
+        gcs_port=None, api_base_port=None, api_local_base_port=0,
+    )  # fmt: skip
+    with fleet as ft:
+        v = ft.vehicles[0]
+        gcs = Gcs(v.ports.pymavlink_api)
+        gcs.wait_type("HOME_POSITION", timeout=30)
+        # A 40 m no-fly square 60 m north of home; the second waypoint is inside it.
+        zone = [
+            offset(HOME[0], HOME[1], n, e) for n, e in [(40, -20), (40, 20), (80, 20), (80, -20)]
+        ]
+        fence = [
+            (M.MAV_FRAME_GLOBAL_INT, M.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION, 4, 0, 0, 0,
+             lat, lon, 0)
+            for lat, lon in zone
+        ]  # fmt: skip
+        assert gcs.upload(fence, mission_type=M.MAV_MISSION_TYPE_FENCE).type == 0
+        wps = [offset(HOME[0], HOME[1], n, 30) for n in (0, 60, 120)]
+        wps[1] = offset(HOME[0], HOME[1], 60, 0)
+        mission = [
+            (M.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, M.MAV_CMD_NAV_WAYPOINT, 0, 0, 0, 0, lat, lon, 20)
+            for lat, lon in wps
+        ]
+        if flavour == "ardupilot":
+            mission = [mission[0], *mission]  # item 0 is ArduPilot's home
+        assert gcs.upload(mission).type == M.MAV_MISSION_ACCEPTED
+        _takeoff(gcs, flavour)
+        if flavour == "px4":
+            _until(
+                gcs, lambda: any("Geofence violation for waypoint 2" in t for t in gcs.statustexts)
+            )
+            assert gcs.set_mode_px4(4, 4) == M.MAV_RESULT_ACCEPTED
+            _until(
+                gcs, lambda: any("Switching to Mission is currently" in t for t in gcs.statustexts)
+            )
+            gcs.wait_type("HEARTBEAT", lambda m: m.custom_mode == PX4_HOLD, timeout=30)
+            assert _mode(gcs) != PX4_MISSION
+            north_m = (v.lat - HOME[0]) * 111_320
+            assert abs(north_m) < 5  # still over home
+        else:
+            assert gcs.command(M.MAV_CMD_MISSION_START, 0, 0) == M.MAV_RESULT_ACCEPTED
+            # It flies into the zone, and its fence failsafe turns it back.
+            _until(gcs, lambda: any("Fence Breach" in t for t in gcs.statustexts), timeout=60)
+            assert not any("Geofence violation" in t for t in gcs.statustexts)
+        gcs.close()

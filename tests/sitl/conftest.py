@@ -123,10 +123,12 @@ def connect_args(urls: list[str]) -> list[str]:
     return [a for u in urls for a in ("--connect", u)]
 
 
-def plan_for(tmp: Path, drones: int, *extra: str, name: str = "plan.json") -> Path:
+def plan_for(
+    tmp: Path, drones: int, *extra: str, name: str = "plan.json", area: str = "sih_field"
+) -> Path:
     """A small search of the field next to SIH's home, planned as a user would."""
     r = groundctl(
-        "plan", str(HERE / "sih_field.geojson"), "--camera", "h20t", "--alt", "30",
+        "plan", str(HERE / f"{area}.geojson"), "--camera", "h20t", "--alt", "30",
         "--drones", str(drones), "--launch", SIH_HOME, "-o", name, *extra, cwd=tmp,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr

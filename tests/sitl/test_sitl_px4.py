@@ -8,17 +8,21 @@ started again, a refused start, and last a vehicle killed in flight (it stays do
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import shapely
 
 from groundctl.link import LinkManager, MissionType
 from groundctl.store import Store
 from sim.conformance import CASES, RESULT_NAMES
 from tests.sitl.conftest import (
+    HERE,
     assert_tracks_fly_every_lane,
     connect_args,
     groundctl,
@@ -155,6 +159,36 @@ def test_fly_three_vehicles(urls, record, workdir, plan3, backend):
     s = Store.open(db)
     fences = [c for c in s.commands() if c.command == "upload_fence"]
     assert all(sum(c.sysid == i for c in fences) <= 1 for i in range(1, n + 1))
+
+
+def test_fly_round_a_no_fly_zone(urls, record, workdir):
+    """Lanes that end at a no-fly zone and transits round it: the default clearance keeps
+    every drone out of the exclusion fence as it turns (a lane ending on the fence's edge
+    made the drones run on into it and be held by "Geofence breached")."""
+    n = min(3, len(urls))
+    plan = plan_for(workdir, n, name="nofly.json", area="sih_field_nofly")
+    record["checked"] = f"fly: {n} vehicles round a no-fly zone; no fence breach, every lane"
+    db = workdir / "nofly.sqlite"
+    r = groundctl("fly", str(plan), *connect_args(urls[:n]), "--no-live", "--db", str(db),
+                  cwd=workdir)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "search complete: 100% of lanes swept" in r.stdout
+    assert "breach" not in (r.stdout + r.stderr).lower()  # PX4: "Geofence breached"
+    sorties = assert_tracks_fly_every_lane(db)
+    hole = shapely.Polygon(
+        json.loads((HERE / "sih_field_nofly.geojson").read_text())["features"][0]["geometry"][
+            "coordinates"
+        ][1]
+    )
+    s = Store.open(db)
+    try:
+        pts = [(p.lon, p.lat) for i in range(1, n + 1) for p in s.track(i) if p.alt_rel_m > 2]
+    finally:
+        s.close()
+    inside = shapely.contains_xy(hole, np.array(pts))
+    assert not inside.any(), f"{int(inside.sum())} track points inside the no-fly zone"
+    margin = json.loads(plan.read_text())["hole_margin_m"]
+    record["detail"] = f"{sorties} sorties, hole margin {margin:g} m, no track point inside"
 
 
 def test_second_fly_of_the_same_plan(urls, record, workdir, plan3):
