@@ -26,7 +26,14 @@ from shapely import affinity
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from missions.rowgeom import BRIDGE_GAP_LANES, bridge, clamp, intervals, leftover_lanes
+from missions.rowgeom import (
+    BRIDGE_GAP_LANES,
+    GRID_M,
+    bridge,
+    clamp,
+    intervals,
+    leftover_lanes,
+)
 
 # Ground the lanes miss (see `lanes_for_part`) gets a lane of its own when a piece of it is
 # larger than this share of spacing²; smaller crumbs are left to the footprints' overlap and
@@ -99,12 +106,22 @@ def lanes_for_part(
     Returns (row, xa, xb, y, cell) arrays, rows sorted, and the rotation angle.
     """
     rot = -_bearing_to_math_deg(bearing_deg)
+    # Which ground may be flown over is decided before the rotation, on a fixed grid: the
+    # rotated copies of a section and of the region it was cut from share edges only up to
+    # rounding, and a plain overlay of them came back empty (a section with one lane).
+    all_flyable = bool(shapely.covers(flyable, part))
     p = affinity.rotate(part, rot, origin=(0, 0))
     f = affinity.rotate(flyable, rot, origin=(0, 0))
+    on_f = (
+        p
+        if all_flyable
+        else affinity.rotate(
+            shapely.intersection(part, flyable, grid_size=GRID_M), rot, origin=(0, 0)
+        )
+    )
     x0, _, x1, _ = f.bounds
     x0, x1 = x0 - 1.0, x1 + 1.0
     ys = _rows(p, spacing)
-    on_f = p if shapely.covers(f, p) else shapely.intersection(p, f)
     row, xa, xb = intervals(on_f, ys, x0, x1)
     row, xa, xb = bridge(f, ys, row, xa, xb, x0, x1, BRIDGE_GAP_LANES * spacing)
     y = ys[row]
@@ -142,7 +159,7 @@ def lanes_for_part(
     crumb = ORPHAN_SHARE * spacing * spacing
     orow, oxa, oxb, oex, oey, oy = [], [], [], [], [], []
     for y_o, a, b, bx0, bx1 in leftover_lanes(
-        shapely.difference(p, swept), f, on_f is p, spacing, crumb, x0, x1
+        shapely.difference(p, swept), f, all_flyable, spacing, crumb, x0, x1
     ):
         orow.append(float(np.argmin(np.abs(ys - y_o))) + 0.5)
         oxa.append(a)

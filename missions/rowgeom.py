@@ -10,6 +10,10 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+# Overlays of nearly coincident edges are snapped to this grid (metres): GEOS's snap-rounding
+# is robust where a plain overlay of rotated copies returned garbage.
+GRID_M = 1e-3
+
 
 def intervals(
     geom: BaseGeometry, ys: NDArray[np.float64], x0: float, x1: float
@@ -71,8 +75,10 @@ def leftover_lanes(
         if all_flyable:
             subs = [(piece, True)]
         else:
-            subs = [(g, True) for g in shapely.get_parts(shapely.intersection(piece, f))]
-            subs += [(g, False) for g in shapely.get_parts(shapely.difference(piece, f))]
+            over = shapely.intersection(piece, f, grid_size=GRID_M)
+            beside = shapely.difference(piece, f, grid_size=GRID_M)
+            subs = [(g, True) for g in shapely.get_parts(over)]
+            subs += [(g, False) for g in shapely.get_parts(beside)]
             subs = [(g, over) for g, over in subs if g.area > crumb / 4]
             subs.sort(key=lambda t: (not t[1], -t[0].area))
         bands: list[BaseGeometry] = []

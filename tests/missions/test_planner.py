@@ -177,6 +177,7 @@ def test_property_random_polygons_with_holes(draw, seed, n_holes, drones, margin
         (3080, 1, 2, 0.0),
         (39, 3, 3, 0.0),
         (7381, 3, 3, 0.0),
+        (1095, 1, 3, 0.0),
     ],
 )
 def test_random_polygons_drawn_before(draw, seed, n_holes, drones, margin):
