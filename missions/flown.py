@@ -42,7 +42,7 @@ from missions.coverage import lay_lanes
 from missions.footprint import PERSON_WIDTH_M, Camera, footprint
 from missions.patterns import split_line
 from missions.plan import Plan
-from missions.planner import Ground, PlanRequest, assemble_plan
+from missions.planner import Ground, PlanRequest, assemble_plan, reach_m
 from missions.route import Router
 from missions.segment import Track, partition
 from missions.sweep import SweepLine
@@ -248,12 +248,12 @@ def gap_lanes(
     crumb = 0.25 * spacing * spacing
     gaps = cov.gaps
     # A lane kept off a hole sees the ground up to it: that strip is the lane's to fly again.
-    reach_m = min(plan.hole_margin_m, plan.camera.footprint_h_m / 2)
+    reach = reach_m(plan.hole_margin_m, plan.camera.footprint_h_m)
     p0: list[NDArray[np.float64]] = []
     p1: list[NDArray[np.float64]] = []
     swept = []
     for line in _planned_lanes(plan, cov.local):
-        strip = _reaching(line, reach_m).buffer(spacing / 2, cap_style="flat")
+        strip = _reaching(line, reach).buffer(spacing / 2, cap_style="flat")
         miss = [g for g in shapely.get_parts(shapely.intersection(strip, gaps)) if g.area > crumb]
         if not miss:
             continue
@@ -279,12 +279,12 @@ def gap_lanes(
             # Terrain points make a lane a polyline: fly each of its straight pieces.
             p0.extend(c[:-1])
             p1.extend(c[1:])
-            swept.append(_reaching(piece, reach_m).buffer(spacing / 2, cap_style="flat"))
+            swept.append(_reaching(piece, reach).buffer(spacing / 2, cap_style="flat"))
     rest = shapely.difference(gaps, shapely.union_all(swept or [Polygon()]).buffer(1e-6))
     rest_parts = [g for g in shapely.get_parts(rest) if isinstance(g, Polygon) and g.area > crumb]
     if rest_parts:
         # Ground inside a hole's margin gets lanes beside it, never over it.
-        extra = lay_lanes(shapely.union_all(rest_parts), flyable, spacing, reach_m=reach_m)
+        extra = lay_lanes(shapely.union_all(rest_parts), flyable, spacing, reach_m=reach)
         p0.extend(extra.p0)
         p1.extend(extra.p1)
     z = np.zeros((0, 2))

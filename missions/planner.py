@@ -104,10 +104,10 @@ class Ground:
         return shapely.union(section, near)
 
 
-def reach_m(req: PlanRequest, fp: Footprint) -> float:
+def reach_m(hole_margin_m: float, footprint_h_m: float) -> float:
     """How far past a lane's end it sees the ground it stops short of (a hole's margin):
     the camera looks half a footprint ahead."""
-    return min(req.hole_margin_m or 0.0, fp.height_m / 2)
+    return min(hole_margin_m, footprint_h_m / 2)
 
 
 def default_launch(local: LocalArea) -> NDArray[np.float64]:
@@ -292,7 +292,7 @@ def route_sections(
     lines: list[SweepLine | None] = []
     flown: list[list[Flown]] = []
     next_id = 0
-    reach = reach_m(req, fp)
+    reach = reach_m(req.hole_margin_m or 0.0, fp.height_m)
     for i, sec in enumerate(sections):
         fly_i = shapely.intersection(ground.flyable, sec.buffer(pad))
         start = lkp_xy if lkp_xy is not None else launch_xy[i]
@@ -348,7 +348,10 @@ def assemble_plan(
         all_p1 += [f.lane_p1 for f in flown]
     p0 = np.vstack(all_p0) if all_p0 else np.zeros((0, 2))
     p1 = np.vstack(all_p1) if all_p1 else np.zeros((0, 2))
-    covered = shapely.intersection(lane_rects(p0, p1, fp.width_m, reach_m(req, fp)), ground.target)
+    covered = shapely.intersection(
+        lane_rects(p0, p1, fp.width_m, reach_m(req.hole_margin_m or 0.0, fp.height_m)),
+        ground.target,
+    )
     lane_total = float(np.linalg.norm(p1 - p0, axis=1).sum())
     times = [s.stats.est_time_s for s in segments]
     tgt_area = float(ground.target.area)
